@@ -1,0 +1,1 @@
+//! The Dzinza API gateway.

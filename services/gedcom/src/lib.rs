@@ -1,0 +1,1 @@
+//! GEDCOM 5.5.1 / 7.0 reader, validator and writer.
