@@ -1,0 +1,120 @@
+//! The `@` rules: pointers, `@@` escapes and `@#D...@` calendar escapes, per version.
+
+use crate::node::Value;
+use crate::version::Version;
+
+/// Whether a payload is exactly one pointer such as `@I1@` (the 5.5.1 `@#...@` escapes are not).
+fn as_pointer(payload: &str) -> Option<&str> {
+    let inner = payload.strip_prefix('@')?.strip_suffix('@')?;
+    if inner.is_empty() || inner.starts_with('#') || inner.contains('@') {
+        return None;
+    }
+    Some(inner)
+}
+
+/// Turns a raw line payload into a value, undoing the version's `@` escaping.
+pub(crate) fn decode_payload(payload: Option<&str>, version: Version) -> Value {
+    let Some(p) = payload else { return Value::None };
+    if let Some(ptr) = as_pointer(p) {
+        return Value::Pointer(ptr.to_owned());
+    }
+    Value::Text(unescape_text(p, version))
+}
+
+/// Undoes `@` escaping in one physical line's text.
+pub(crate) fn unescape_text(p: &str, version: Version) -> String {
+    if memchr::memchr(b'@', p.as_bytes()).is_none() {
+        return p.to_owned();
+    }
+    match version {
+        Version::V70 => p.strip_prefix("@@").map_or_else(|| p.to_owned(), |r| format!("@{r}")),
+        Version::V551 => {
+            let mut out = String::with_capacity(p.len());
+            let mut rest = p;
+            while let Some(i) = rest.find('@') {
+                out.push_str(&rest[..i]);
+                let tail = &rest[i..];
+                if tail.starts_with("@@") {
+                    out.push('@');
+                    rest = &tail[2..];
+                } else if tail.starts_with("@#") {
+                    // A calendar or other escape runs to the next `@` and is kept verbatim.
+                    let end = tail[2..].find('@').map_or(tail.len(), |j| j + 3);
+                    out.push_str(&tail[..end]);
+                    rest = &tail[end..];
+                } else {
+                    out.push('@');
+                    rest = &tail[1..];
+                }
+            }
+            out.push_str(rest);
+            out
+        }
+    }
+}
+
+/// Applies the version's `@` escaping to one physical line's text.
+pub(crate) fn escape_text(t: &str, version: Version, first_in_value: bool, out: &mut String) {
+    if memchr::memchr(b'@', t.as_bytes()).is_none() {
+        out.push_str(t);
+        return;
+    }
+    match version {
+        Version::V70 => {
+            let _ = first_in_value;
+            if t.starts_with('@') {
+                out.push('@');
+            }
+            out.push_str(t);
+        }
+        Version::V551 => {
+            let mut rest = t;
+            while let Some(i) = rest.find('@') {
+                out.push_str(&rest[..i]);
+                let tail = &rest[i..];
+                if tail.starts_with("@#") {
+                    let end = tail[2..].find('@').map_or(tail.len(), |j| j + 3);
+                    out.push_str(&tail[..end]);
+                    rest = &tail[end..];
+                } else {
+                    out.push_str("@@");
+                    rest = &tail[1..];
+                }
+            }
+            out.push_str(rest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers() {
+        assert_eq!(decode_payload(Some("@I1@"), Version::V551), Value::Pointer("I1".into()));
+        assert_eq!(decode_payload(Some("@VOID@"), Version::V70), Value::Pointer("VOID".into()));
+        assert_eq!(
+            decode_payload(Some("@#DJULIAN@ 1 JAN 1700"), Version::V551),
+            Value::Text("@#DJULIAN@ 1 JAN 1700".into())
+        );
+    }
+
+    #[test]
+    fn v551_doubles_everywhere_but_keeps_calendar_escapes() {
+        assert_eq!(unescape_text("me@@example.com", Version::V551), "me@example.com");
+        assert_eq!(unescape_text("@#DHEBREW@ 1 TSH 5000 @@", Version::V551), "@#DHEBREW@ 1 TSH 5000 @");
+        let mut out = String::new();
+        escape_text("me@example.com @#DJULIAN@ x", Version::V551, true, &mut out);
+        assert_eq!(out, "me@@example.com @#DJULIAN@ x");
+    }
+
+    #[test]
+    fn v70_doubles_only_a_leading_at() {
+        assert_eq!(unescape_text("@@me", Version::V70), "@me");
+        assert_eq!(unescape_text("a@@b", Version::V70), "a@@b");
+        let mut out = String::new();
+        escape_text("@me a@b", Version::V70, true, &mut out);
+        assert_eq!(out, "@@me a@b");
+    }
+}

@@ -1,0 +1,94 @@
+//! One logical GEDCOM line: `level [@xref@] TAG [payload]`.
+
+/// The parts of a line, borrowed from the decoded text.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct LineParts<'a> {
+    pub level: usize,
+    pub xref: Option<&'a str>,
+    pub tag: &'a str,
+    /// Everything after the single space that follows the tag, verbatim.
+    pub payload: Option<&'a str>,
+    /// Whitespace preceded the level number.
+    pub leading_whitespace: bool,
+}
+
+/// Why a line could not be split into parts.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum LineError {
+    /// The line does not start with a level number.
+    NoLevel,
+    /// The level is followed by nothing that could be a tag.
+    NoTag,
+}
+
+/// Levels beyond this are clamped; real files stay far below it.
+pub(crate) const MAX_LEVEL: usize = 99_999;
+
+/// Splits a decoded line into its parts, tolerating the sloppiness of real files.
+pub(crate) fn parse_line(line: &str) -> Result<LineParts<'_>, LineError> {
+    let trimmed = line.trim_start_matches([' ', '\t', '\u{feff}', '\0']);
+    let leading_whitespace = trimmed.len() != line.len();
+    let digits = trimmed.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(LineError::NoLevel);
+    }
+    let level = trimmed[..digits.min(6)].parse::<usize>().unwrap_or(MAX_LEVEL).min(MAX_LEVEL);
+    let rest = &trimmed[digits..];
+    if !rest.starts_with([' ', '\t']) {
+        return Err(LineError::NoTag);
+    }
+    let mut rest = rest.trim_start_matches([' ', '\t']);
+    let mut xref = None;
+    if let Some(after) = rest.strip_prefix('@')
+        && let Some(close) = after.find('@')
+    {
+        let after_close = &after[close + 1..];
+        // An xref is followed by a space and a tag; anything else is not an xref.
+        if close > 0 && after_close.starts_with(' ') {
+            xref = Some(&after[..close]);
+            rest = after_close.trim_start_matches(' ');
+        }
+    }
+    let tag_end = rest.find([' ', '\t']).unwrap_or(rest.len());
+    let tag = &rest[..tag_end];
+    if tag.is_empty() {
+        return Err(LineError::NoTag);
+    }
+    let payload = rest[tag_end..].get(1..).filter(|p| !p.is_empty());
+    Ok(LineParts { level, xref, tag, payload, leading_whitespace })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lines() {
+        let p = parse_line("0 @I1@ INDI").unwrap();
+        assert_eq!((p.level, p.xref, p.tag, p.payload), (0, Some("I1"), "INDI", None));
+        let p = parse_line("2 CONC  two spaces kept ").unwrap();
+        assert_eq!(p.payload, Some(" two spaces kept "));
+        let p = parse_line("1 NAME John /Doe/").unwrap();
+        assert_eq!(p.payload, Some("John /Doe/"));
+    }
+
+    #[test]
+    fn tolerates_leading_whitespace_and_three_digit_levels() {
+        let p = parse_line("  100 _CUST x").unwrap();
+        assert!(p.leading_whitespace);
+        assert_eq!(p.level, 100);
+    }
+
+    #[test]
+    fn rejects_lines_without_level_or_tag() {
+        assert_eq!(parse_line("hello"), Err(LineError::NoLevel));
+        assert_eq!(parse_line("1"), Err(LineError::NoTag));
+        assert_eq!(parse_line("1 "), Err(LineError::NoTag));
+    }
+
+    #[test]
+    fn pointer_payload_is_not_an_xref() {
+        let p = parse_line("1 FAMC @F1@").unwrap();
+        assert_eq!((p.xref, p.tag, p.payload), (None, "FAMC", Some("@F1@")));
+    }
+}

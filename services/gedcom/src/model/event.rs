@@ -1,0 +1,132 @@
+//! Events and attributes of individuals and families.
+
+use super::common::{Address, Common, DateStructure, Place};
+use super::convert::{take_text, take_with};
+use crate::node::{Node, Value};
+use crate::writer::{Emitter, ValueRef};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
+
+/// Individual event tags of 5.5.1 and 7.0.
+pub const INDIVIDUAL_EVENTS: &[&str] = &[
+    "BIRT", "CHR", "DEAT", "BURI", "CREM", "ADOP", "BAPM", "BARM", "BASM", "BLES", "CHRA", "CONF", "FCOM",
+    "ORDN", "NATU", "EMIG", "IMMI", "CENS", "PROB", "WILL", "GRAD", "RETI", "EVEN",
+];
+/// Individual attribute tags of 5.5.1 and 7.0.
+pub const INDIVIDUAL_ATTRIBUTES: &[&str] =
+    &["CAST", "DSCR", "EDUC", "IDNO", "NATI", "NCHI", "NMR", "OCCU", "PROP", "RELI", "RESI", "SSN", "TITL", "FACT"];
+/// Family event and attribute tags of 5.5.1 and 7.0.
+pub const FAMILY_EVENTS: &[&str] =
+    &["ANUL", "CENS", "DIV", "DIVF", "ENGA", "MARB", "MARC", "MARR", "MARL", "MARS", "RESI", "EVEN", "NCHI", "FACT"];
+
+/// An event (birth, marriage, ...) or attribute (occupation, residence, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The tag, e.g. `BIRT` or `OCCU`.
+    pub tag: String,
+    /// The payload: `Y` for "it happened", or the attribute's value.
+    pub value: Option<String>,
+    /// `TYPE`: what kind of generic `EVEN`/`FACT`, or a refinement.
+    pub kind: Option<String>,
+    /// `DATE`.
+    pub date: Option<DateStructure>,
+    /// `PLAC`.
+    pub place: Option<Place>,
+    /// `ADDR`.
+    pub address: Option<Address>,
+    /// `AGE` of the individual at the event.
+    pub age: Option<String>,
+    /// `HUSB.AGE` in a family event.
+    pub husband_age: Option<String>,
+    /// `WIFE.AGE` in a family event.
+    pub wife_age: Option<String>,
+    /// `CAUS`.
+    pub cause: Option<String>,
+    /// `AGNC`: the responsible authority.
+    pub agency: Option<String>,
+    /// `RELI`: religious affiliation.
+    pub religion: Option<String>,
+    /// `RESN`: restriction notice.
+    pub restriction: Option<String>,
+    /// `FAMC` of a birth, christening or adoption: the family the child was born into.
+    pub family: Option<String>,
+    /// Notes, citations, media and ids.
+    pub common: Common,
+    /// Unmodelled substructures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<Node>,
+}
+
+/// `HUSB`/`WIFE` holding only an `AGE`.
+fn spouse_age(node: &Node) -> Option<String> {
+    let fits = node.xref.is_none() && node.value == Value::None && node.children.len() == 1;
+    let age = node.children.first()?;
+    (fits && age.tag == "AGE" && age.is_plain_text()).then(|| age.value.text().map(str::to_owned))?
+}
+
+impl Event {
+    pub(crate) fn from_node(node: Node) -> Result<Self, Node> {
+        if node.xref.is_some() || matches!(node.value, Value::Pointer(_)) {
+            return Err(node);
+        }
+        let mut e = Self { tag: node.tag, value: node.value.text().map(str::to_owned), ..Self::default() };
+        let extra = &mut e.extra;
+        for c in node.children {
+            match c.tag.as_str() {
+                "TYPE" => take_text(&mut e.kind, c, extra),
+                "DATE" => take_with(&mut e.date, c, extra, DateStructure::from_node),
+                "PLAC" => take_with(&mut e.place, c, extra, Place::from_node),
+                "ADDR" => take_with(&mut e.address, c, extra, Address::from_node),
+                "AGE" => take_text(&mut e.age, c, extra),
+                "HUSB" if e.husband_age.is_none() && spouse_age(&c).is_some() => e.husband_age = spouse_age(&c),
+                "WIFE" if e.wife_age.is_none() && spouse_age(&c).is_some() => e.wife_age = spouse_age(&c),
+                "CAUS" => take_text(&mut e.cause, c, extra),
+                "AGNC" => take_text(&mut e.agency, c, extra),
+                "RELI" => take_text(&mut e.religion, c, extra),
+                "RESN" => take_text(&mut e.restriction, c, extra),
+                "FAMC" if e.family.is_none() && c.is_plain_pointer() => {
+                    e.family = c.value.pointer().map(str::to_owned);
+                }
+                _ => {
+                    if let Some(c) = e.common.accept(c, extra) {
+                        extra.push(c);
+                    }
+                }
+            }
+        }
+        Ok(e)
+    }
+
+    pub(crate) fn emit<W: Write>(&self, level: usize, em: &mut Emitter<W>) -> io::Result<()> {
+        em.line(level, None, &self.tag, ValueRef::opt(&self.value))?;
+        let l = level + 1;
+        em.opt(l, "TYPE", &self.kind)?;
+        if let Some(d) = &self.date {
+            d.emit(l, em)?;
+        }
+        if let Some(p) = &self.place {
+            p.emit(l, em)?;
+        }
+        if let Some(a) = &self.address {
+            a.emit(l, em)?;
+        }
+        em.opt(l, "AGE", &self.age)?;
+        if let Some(age) = &self.husband_age {
+            em.empty(l, "HUSB")?;
+            em.text(l + 1, "AGE", age)?;
+        }
+        if let Some(age) = &self.wife_age {
+            em.empty(l, "WIFE")?;
+            em.text(l + 1, "AGE", age)?;
+        }
+        em.opt(l, "CAUS", &self.cause)?;
+        em.opt(l, "AGNC", &self.agency)?;
+        em.opt(l, "RELI", &self.religion)?;
+        em.opt(l, "RESN", &self.restriction)?;
+        if let Some(f) = &self.family {
+            em.pointer(l, "FAMC", f)?;
+        }
+        self.common.emit(l, em)?;
+        em.nodes(l, &self.extra)
+    }
+}
