@@ -40,20 +40,39 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic attached to a line.
-    pub fn at(line: u64, severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
-        Self { line: Some(line), severity, code, message: message.into() }
+    pub fn at(
+        line: u64,
+        severity: Severity,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            line: Some(line),
+            severity,
+            code,
+            message: message.into(),
+        }
     }
 
     /// A diagnostic about the file as a whole.
     pub fn file(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
-        Self { line: None, severity, code, message: message.into() }
+        Self {
+            line: None,
+            severity,
+            code,
+            message: message.into(),
+        }
     }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(line) => write!(f, "line {line}: {} [{}]: {}", self.severity, self.code, self.message),
+            Some(line) => write!(
+                f,
+                "line {line}: {} [{}]: {}",
+                self.severity, self.code, self.message
+            ),
             None => write!(f, "{} [{}]: {}", self.severity, self.code, self.message),
         }
     }

@@ -27,19 +27,21 @@ pub(crate) fn unescape_text(p: &str, version: Version) -> String {
         return p.to_owned();
     }
     match version {
-        Version::V70 => p.strip_prefix("@@").map_or_else(|| p.to_owned(), |r| format!("@{r}")),
+        Version::V70 => p
+            .strip_prefix("@@")
+            .map_or_else(|| p.to_owned(), |r| format!("@{r}")),
         Version::V551 => {
             let mut out = String::with_capacity(p.len());
             let mut rest = p;
             while let Some(i) = rest.find('@') {
                 out.push_str(&rest[..i]);
                 let tail = &rest[i..];
-                if tail.starts_with("@@") {
+                if let Some(after) = tail.strip_prefix("@@") {
                     out.push('@');
-                    rest = &tail[2..];
-                } else if tail.starts_with("@#") {
+                    rest = after;
+                } else if let Some(after) = tail.strip_prefix("@#") {
                     // A calendar or other escape runs to the next `@` and is kept verbatim.
-                    let end = tail[2..].find('@').map_or(tail.len(), |j| j + 3);
+                    let end = after.find('@').map_or(tail.len(), |j| j + 3);
                     out.push_str(&tail[..end]);
                     rest = &tail[end..];
                 } else {
@@ -72,8 +74,8 @@ pub(crate) fn escape_text(t: &str, version: Version, first_in_value: bool, out: 
             while let Some(i) = rest.find('@') {
                 out.push_str(&rest[..i]);
                 let tail = &rest[i..];
-                if tail.starts_with("@#") {
-                    let end = tail[2..].find('@').map_or(tail.len(), |j| j + 3);
+                if let Some(after) = tail.strip_prefix("@#") {
+                    let end = after.find('@').map_or(tail.len(), |j| j + 3);
                     out.push_str(&tail[..end]);
                     rest = &tail[end..];
                 } else {
@@ -92,8 +94,14 @@ mod tests {
 
     #[test]
     fn pointers() {
-        assert_eq!(decode_payload(Some("@I1@"), Version::V551), Value::Pointer("I1".into()));
-        assert_eq!(decode_payload(Some("@VOID@"), Version::V70), Value::Pointer("VOID".into()));
+        assert_eq!(
+            decode_payload(Some("@I1@"), Version::V551),
+            Value::Pointer("I1".into())
+        );
+        assert_eq!(
+            decode_payload(Some("@VOID@"), Version::V70),
+            Value::Pointer("VOID".into())
+        );
         assert_eq!(
             decode_payload(Some("@#DJULIAN@ 1 JAN 1700"), Version::V551),
             Value::Text("@#DJULIAN@ 1 JAN 1700".into())
@@ -102,8 +110,14 @@ mod tests {
 
     #[test]
     fn v551_doubles_everywhere_but_keeps_calendar_escapes() {
-        assert_eq!(unescape_text("me@@example.com", Version::V551), "me@example.com");
-        assert_eq!(unescape_text("@#DHEBREW@ 1 TSH 5000 @@", Version::V551), "@#DHEBREW@ 1 TSH 5000 @");
+        assert_eq!(
+            unescape_text("me@@example.com", Version::V551),
+            "me@example.com"
+        );
+        assert_eq!(
+            unescape_text("@#DHEBREW@ 1 TSH 5000 @@", Version::V551),
+            "@#DHEBREW@ 1 TSH 5000 @"
+        );
         let mut out = String::new();
         escape_text("me@example.com @#DJULIAN@ x", Version::V551, true, &mut out);
         assert_eq!(out, "me@@example.com @#DJULIAN@ x");

@@ -32,7 +32,10 @@ pub(crate) fn parse_line(line: &str) -> Result<LineParts<'_>, LineError> {
     if digits == 0 {
         return Err(LineError::NoLevel);
     }
-    let level = trimmed[..digits.min(6)].parse::<usize>().unwrap_or(MAX_LEVEL).min(MAX_LEVEL);
+    let level = trimmed[..digits.min(6)]
+        .parse::<usize>()
+        .unwrap_or(MAX_LEVEL)
+        .min(MAX_LEVEL);
     let rest = &trimmed[digits..];
     if !rest.starts_with([' ', '\t']) {
         return Err(LineError::NoTag);
@@ -55,7 +58,13 @@ pub(crate) fn parse_line(line: &str) -> Result<LineParts<'_>, LineError> {
         return Err(LineError::NoTag);
     }
     let payload = rest[tag_end..].get(1..).filter(|p| !p.is_empty());
-    Ok(LineParts { level, xref, tag, payload, leading_whitespace })
+    Ok(LineParts {
+        level,
+        xref,
+        tag,
+        payload,
+        leading_whitespace,
+    })
 }
 
 #[cfg(test)]
@@ -65,7 +74,10 @@ mod tests {
     #[test]
     fn plain_lines() {
         let p = parse_line("0 @I1@ INDI").unwrap();
-        assert_eq!((p.level, p.xref, p.tag, p.payload), (0, Some("I1"), "INDI", None));
+        assert_eq!(
+            (p.level, p.xref, p.tag, p.payload),
+            (0, Some("I1"), "INDI", None)
+        );
         let p = parse_line("2 CONC  two spaces kept ").unwrap();
         assert_eq!(p.payload, Some(" two spaces kept "));
         let p = parse_line("1 NAME John /Doe/").unwrap();

@@ -77,7 +77,11 @@ impl Eq for Node {}
 impl Node {
     /// A node with a tag and a value and no children.
     pub fn new(tag: impl Into<String>, value: Value) -> Self {
-        Self { tag: tag.into(), value, ..Self::default() }
+        Self {
+            tag: tag.into(),
+            value,
+            ..Self::default()
+        }
     }
 
     /// Whether the node is a plain `TAG text` line with nothing attached.

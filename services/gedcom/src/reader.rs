@@ -58,9 +58,20 @@ pub enum EncodingSource {
 
 /// One decoded physical line, classified.
 enum LineEvent {
-    Node { level: usize, node: Node },
-    Continuation { level: usize, conc: bool, text: String, line: u64 },
-    Orphan { text: String, line: u64 },
+    Node {
+        level: usize,
+        node: Node,
+    },
+    Continuation {
+        level: usize,
+        conc: bool,
+        text: String,
+        line: u64,
+    },
+    Orphan {
+        text: String,
+        line: u64,
+    },
 }
 
 /// Reads GEDCOM from any `Read`, one level-0 record at a time.
@@ -96,8 +107,14 @@ impl<R: Read> GedcomReader<R> {
         (&mut inner).take(4).read_to_end(&mut prefix)?;
         let sniffed = encoding::sniff(&prefix);
         let transcode = match options.encoding.unwrap_or(sniffed.encoding) {
-            e @ (Encoding::Utf16Le | Encoding::Utf16Be) if options.encoding.is_some() || sniffed.certain => {
-                Some(if e == Encoding::Utf16Le { encoding_rs::UTF_16LE } else { encoding_rs::UTF_16BE })
+            e @ (Encoding::Utf16Le | Encoding::Utf16Be)
+                if options.encoding.is_some() || sniffed.certain =>
+            {
+                Some(if e == Encoding::Utf16Le {
+                    encoding_rs::UTF_16LE
+                } else {
+                    encoding_rs::UTF_16BE
+                })
             }
             _ => None,
         };
@@ -107,7 +124,9 @@ impl<R: Read> GedcomReader<R> {
         };
         let mut src = LineSource::new(inner, prefix, bom_len, transcode, options.max_line_bytes);
         let (declared_char, declared_vers) = scan_header(src.peek_buffered(64 * 1024)?);
-        let version = declared_vers.as_deref().map_or(Version::V551, Version::from_vers);
+        let version = declared_vers
+            .as_deref()
+            .map_or(Version::V551, Version::from_vers);
         let mut diagnostics = Vec::new();
         let declared = declared_char.as_deref().and_then(Encoding::from_char_value);
         if let Some(value) = declared_char.as_deref()
@@ -214,7 +233,9 @@ impl<R: Read> GedcomReader<R> {
     /// Reads and classifies the next non-empty physical line.
     fn read_line(&mut self) -> Result<Option<LineEvent>, ReadError> {
         loop {
-            let Some(phys) = self.src.next_line()? else { return Ok(None) };
+            let Some(phys) = self.src.next_line()? else {
+                return Ok(None);
+            };
             let number = phys.number;
             let truncated = phys.truncated;
             let issue = self.decoder.decode(phys.bytes, &mut self.text);
@@ -223,7 +244,10 @@ impl<R: Read> GedcomReader<R> {
                     number,
                     Severity::Error,
                     "line-truncated",
-                    format!("line longer than {} bytes; the rest was dropped", self.options.max_line_bytes),
+                    format!(
+                        "line longer than {} bytes; the rest was dropped",
+                        self.options.max_line_bytes
+                    ),
                 ));
             }
             match issue {
@@ -232,7 +256,10 @@ impl<R: Read> GedcomReader<R> {
                     number,
                     Severity::Warning,
                     "invalid-utf8",
-                    format!("bytes are not valid {}; read as Windows-1252", self.encoding),
+                    format!(
+                        "bytes are not valid {}; read as Windows-1252",
+                        self.encoding
+                    ),
                 )),
                 Some(DecodeIssue::UndefinedAnsel(n)) => self.diag(Diagnostic::at(
                     number,
@@ -270,7 +297,10 @@ impl<R: Read> GedcomReader<R> {
                         Some(LineEvent::Continuation {
                             level: parts.level,
                             conc: parts.tag == "CONC",
-                            text: parts.payload.map(|p| unescape_text(p, self.version)).unwrap_or_default(),
+                            text: parts
+                                .payload
+                                .map(|p| unescape_text(p, self.version))
+                                .unwrap_or_default(),
                             line: number,
                         })
                     } else {
@@ -281,10 +311,16 @@ impl<R: Read> GedcomReader<R> {
                             children: Vec::new(),
                             line: number,
                         };
-                        Some(LineEvent::Node { level: parts.level, node })
+                        Some(LineEvent::Node {
+                            level: parts.level,
+                            node,
+                        })
                     }
                 }
-                Err(LineError::NoLevel) => Some(LineEvent::Orphan { text: text.clone(), line: number }),
+                Err(LineError::NoLevel) => Some(LineEvent::Orphan {
+                    text: text.clone(),
+                    line: number,
+                }),
                 Err(LineError::NoTag) => {
                     self.diag(Diagnostic::at(
                         number,
@@ -355,7 +391,11 @@ impl<R: Read> GedcomReader<R> {
 
     fn finish(&mut self) {
         if !self.seen_trailer {
-            self.diag(Diagnostic::file(Severity::Warning, "missing-trailer", "the file has no TRLR record"));
+            self.diag(Diagnostic::file(
+                Severity::Warning,
+                "missing-trailer",
+                "the file has no TRLR record",
+            ));
         }
         if self.src.had_replacements {
             self.diag(Diagnostic::file(
@@ -365,7 +405,12 @@ impl<R: Read> GedcomReader<R> {
             ));
         }
         let limit = self.options.max_diagnostics_per_code;
-        let suppressed: Vec<_> = self.per_code.iter().filter(|(_, n)| *n > limit).copied().collect();
+        let suppressed: Vec<_> = self
+            .per_code
+            .iter()
+            .filter(|(_, n)| *n > limit)
+            .copied()
+            .collect();
         for (code, n) in suppressed {
             self.diagnostics.push(Diagnostic::file(
                 Severity::Info,
@@ -393,7 +438,9 @@ impl<R: Read> GedcomReader<R> {
                         }
                         break node;
                     }
-                    Some(LineEvent::Continuation { line, conc, text, .. }) => {
+                    Some(LineEvent::Continuation {
+                        line, conc, text, ..
+                    }) => {
                         self.diag(Diagnostic::at(
                             line,
                             Severity::Warning,
@@ -401,14 +448,19 @@ impl<R: Read> GedcomReader<R> {
                             "CONC/CONT outside any record; kept as its own record",
                         ));
                         let tag = if conc { "CONC" } else { "CONT" };
-                        break Node { line, ..Node::new(tag, Value::from_text(Some(text))) };
+                        break Node {
+                            line,
+                            ..Node::new(tag, Value::from_text(Some(text)))
+                        };
                     }
                     Some(LineEvent::Orphan { text, line }) => {
                         self.diag(Diagnostic::at(
                             line,
                             Severity::Error,
                             "no-level",
-                            format!("line {text:?} outside any record has no level number; skipped"),
+                            format!(
+                                "line {text:?} outside any record has no level number; skipped"
+                            ),
                         ));
                     }
                 }
@@ -430,7 +482,10 @@ impl<R: Read> GedcomReader<R> {
                             node.line,
                             Severity::Warning,
                             "level-jump",
-                            format!("level {level} follows level {}; attached to the line above", stack.len() - 1),
+                            format!(
+                                "level {level} follows level {}; attached to the line above",
+                                stack.len() - 1
+                            ),
                         ));
                         depth = stack.len();
                     }
@@ -446,7 +501,12 @@ impl<R: Read> GedcomReader<R> {
                     fold(&mut stack, depth);
                     stack.push(node);
                 }
-                Some(LineEvent::Continuation { level, conc, text, line }) => {
+                Some(LineEvent::Continuation {
+                    level,
+                    conc,
+                    text,
+                    line,
+                }) => {
                     let mut depth = level.min(stack.len());
                     if depth == 0 {
                         depth = stack.len();
@@ -460,7 +520,9 @@ impl<R: Read> GedcomReader<R> {
                         ));
                     }
                     fold(&mut stack, depth);
-                    let Some(target) = stack.last_mut() else { continue };
+                    let Some(target) = stack.last_mut() else {
+                        continue;
+                    };
                     if let Value::Pointer(_) = target.value {
                         self.diag(Diagnostic::at(
                             line,
@@ -469,7 +531,10 @@ impl<R: Read> GedcomReader<R> {
                             "CONC/CONT after a pointer; kept as a substructure",
                         ));
                         let tag = if conc { "CONC" } else { "CONT" };
-                        target.children.push(Node { line, ..Node::new(tag, Value::from_text(Some(text))) });
+                        target.children.push(Node {
+                            line,
+                            ..Node::new(tag, Value::from_text(Some(text)))
+                        });
                     } else {
                         append(&mut target.value, conc, &text);
                     }
@@ -481,9 +546,14 @@ impl<R: Read> GedcomReader<R> {
                         "no-level",
                         "line without a level number; read as a continuation (CONT) of the line above",
                     ));
-                    let Some(target) = stack.last_mut() else { continue };
+                    let Some(target) = stack.last_mut() else {
+                        continue;
+                    };
                     if let Value::Pointer(_) = target.value {
-                        target.children.push(Node { line, ..Node::new("CONT", Value::from_text(Some(text))) });
+                        target.children.push(Node {
+                            line,
+                            ..Node::new("CONT", Value::from_text(Some(text)))
+                        });
                     } else {
                         append(&mut target.value, false, &text);
                     }
@@ -538,7 +608,9 @@ fn scan_header(bytes: &[u8]) -> (Option<String>, Option<String>) {
     let mut seen_record = false;
     for raw in bytes.split(|&b| b == b'\n' || b == b'\r') {
         let text = String::from_utf8_lossy(raw);
-        let Ok(parts) = parse_line(&text) else { continue };
+        let Ok(parts) = parse_line(&text) else {
+            continue;
+        };
         match parts.level {
             0 if seen_record => break,
             0 => seen_record = true,
@@ -577,5 +649,11 @@ pub fn read_gedcom_with<R: Read>(
         }
     }
     let diagnostics = reader.take_diagnostics();
-    Ok((Gedcom { header: header.unwrap_or_else(Header::default), records }, diagnostics))
+    Ok((
+        Gedcom {
+            header: header.unwrap_or_else(Header::default),
+            records,
+        },
+        diagnostics,
+    ))
 }

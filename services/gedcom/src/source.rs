@@ -71,7 +71,9 @@ impl<R: Read> LineSource<R> {
         };
         let mut input = raw;
         loop {
-            let need = decoder.max_utf8_buffer_length(input.len()).unwrap_or(input.len() * 3 + 16);
+            let need = decoder
+                .max_utf8_buffer_length(input.len())
+                .unwrap_or(input.len() * 3 + 16);
             let old = self.buf.len();
             self.buf.resize(old + need, 0);
             let (result, read, written, replaced) =
@@ -158,7 +160,11 @@ impl<R: Read> LineSource<R> {
                 }
                 let bytes = &self.buf[self.start..end];
                 self.start = end;
-                return Ok(Some(PhysicalLine { number, bytes, truncated: false }));
+                return Ok(Some(PhysicalLine {
+                    number,
+                    bytes,
+                    truncated: false,
+                }));
             }
             searched = self.buf.len() - self.start;
             if searched > self.max_line {
@@ -167,7 +173,11 @@ impl<R: Read> LineSource<R> {
             if !self.fill()? {
                 let bytes = &self.buf[self.start..];
                 self.start = self.buf.len();
-                return Ok(Some(PhysicalLine { number, bytes, truncated: false }));
+                return Ok(Some(PhysicalLine {
+                    number,
+                    bytes,
+                    truncated: false,
+                }));
             }
         }
     }
@@ -177,7 +187,8 @@ impl<R: Read> LineSource<R> {
     fn truncate_long_line(&mut self, number: u64) -> io::Result<Option<PhysicalLine<'_>>> {
         let keep_end = self.start + self.max_line;
         self.long_line.clear();
-        self.long_line.extend_from_slice(&self.buf[self.start..keep_end]);
+        self.long_line
+            .extend_from_slice(&self.buf[self.start..keep_end]);
         self.start = keep_end;
         loop {
             let hay = &self.buf[self.start..];
@@ -190,7 +201,11 @@ impl<R: Read> LineSource<R> {
                 break;
             }
         }
-        Ok(Some(PhysicalLine { number, bytes: &self.long_line, truncated: true }))
+        Ok(Some(PhysicalLine {
+            number,
+            bytes: &self.long_line,
+            truncated: true,
+        }))
     }
 }
 
@@ -209,7 +224,11 @@ mod tests {
 
     #[test]
     fn every_terminator_style() {
-        let want = vec![(1, "a".to_string()), (2, "b".to_string()), (3, "c".to_string())];
+        let want = vec![
+            (1, "a".to_string()),
+            (2, "b".to_string()),
+            (3, "c".to_string()),
+        ];
         assert_eq!(lines(b"a\nb\nc\n"), want);
         assert_eq!(lines(b"a\r\nb\r\nc"), want);
         assert_eq!(lines(b"a\rb\rc\r"), want);
@@ -238,7 +257,13 @@ mod tests {
     fn utf16_is_transcoded() {
         let text = "0 HEAD\r\n1 NAME J\u{f6}rg\r\n";
         let bytes: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-        let mut src = LineSource::new(&bytes[..], Vec::new(), 0, Some(encoding_rs::UTF_16LE), 1 << 20);
+        let mut src = LineSource::new(
+            &bytes[..],
+            Vec::new(),
+            0,
+            Some(encoding_rs::UTF_16LE),
+            1 << 20,
+        );
         let mut got = Vec::new();
         while let Some(l) = src.next_line().unwrap() {
             got.push(String::from_utf8(l.bytes.to_vec()).unwrap());

@@ -15,17 +15,19 @@ use std::io::Read;
 
 /// Standard tags of 5.5.1 and 7.0; anything else without a leading underscore is suspicious.
 const KNOWN_TAGS: &[&str] = &[
-    "ABBR", "ADDR", "ADOP", "ADR1", "ADR2", "ADR3", "AFN", "AGE", "AGNC", "ALIA", "ANCE", "ANCI", "ANUL", "ASSO",
-    "AUTH", "BAPL", "BAPM", "BARM", "BASM", "BIRT", "BLES", "BLOB", "BURI", "CALN", "CAST", "CAUS", "CENS", "CHAN",
-    "CHAR", "CHIL", "CHR", "CHRA", "CITY", "CONC", "CONF", "CONL", "CONT", "COPR", "CORP", "CREA", "CREM", "CROP",
-    "CTRY", "DATA", "DATE", "DEAT", "DESC", "DESI", "DEST", "DIV", "DIVF", "DSCR", "EDUC", "EMAIL", "EMIG", "ENDL",
-    "ENGA", "EVEN", "EXID", "FACT", "FAM", "FAMC", "FAMF", "FAMS", "FAX", "FCOM", "FILE", "FONE", "FORM", "GEDC",
-    "GIVN", "GRAD", "HEAD", "HEIGHT", "HUSB", "IDNO", "IMMI", "INDI", "INIL", "LANG", "LATI", "LEFT", "LONG", "MAP",
-    "MARB", "MARC", "MARL", "MARR", "MARS", "MEDI", "MIME", "NAME", "NATI", "NATU", "NCHI", "NICK", "NMR", "NO",
-    "NOTE", "NPFX", "NSFX", "OBJE", "OCCU", "ORDI", "ORDN", "PAGE", "PEDI", "PHON", "PHRASE", "PLAC", "POST", "PROB",
-    "PROP", "PUBL", "QUAY", "REFN", "RELA", "RELI", "REPO", "RESI", "RESN", "RETI", "RFN", "RIN", "ROLE", "ROMN",
-    "SCHMA", "SDATE", "SEX", "SLGC", "SLGS", "SNOTE", "SOUR", "SPFX", "SSN", "STAE", "STAT", "SUBM", "SUBN", "SURN",
-    "TAG", "TEMP", "TEXT", "TIME", "TITL", "TOP", "TRAN", "TRLR", "TYPE", "UID", "VERS", "WIDTH", "WIFE", "WILL",
+    "ABBR", "ADDR", "ADOP", "ADR1", "ADR2", "ADR3", "AFN", "AGE", "AGNC", "ALIA", "ANCE", "ANCI",
+    "ANUL", "ASSO", "AUTH", "BAPL", "BAPM", "BARM", "BASM", "BIRT", "BLES", "BLOB", "BURI", "CALN",
+    "CAST", "CAUS", "CENS", "CHAN", "CHAR", "CHIL", "CHR", "CHRA", "CITY", "CONC", "CONF", "CONL",
+    "CONT", "COPR", "CORP", "CREA", "CREM", "CROP", "CTRY", "DATA", "DATE", "DEAT", "DESC", "DESI",
+    "DEST", "DIV", "DIVF", "DSCR", "EDUC", "EMAIL", "EMIG", "ENDL", "ENGA", "EVEN", "EXID", "FACT",
+    "FAM", "FAMC", "FAMF", "FAMS", "FAX", "FCOM", "FILE", "FONE", "FORM", "GEDC", "GIVN", "GRAD",
+    "HEAD", "HEIGHT", "HUSB", "IDNO", "IMMI", "INDI", "INIL", "LANG", "LATI", "LEFT", "LONG",
+    "MAP", "MARB", "MARC", "MARL", "MARR", "MARS", "MEDI", "MIME", "NAME", "NATI", "NATU", "NCHI",
+    "NICK", "NMR", "NO", "NOTE", "NPFX", "NSFX", "OBJE", "OCCU", "ORDI", "ORDN", "PAGE", "PEDI",
+    "PHON", "PHRASE", "PLAC", "POST", "PROB", "PROP", "PUBL", "QUAY", "REFN", "RELA", "RELI",
+    "REPO", "RESI", "RESN", "RETI", "RFN", "RIN", "ROLE", "ROMN", "SCHMA", "SDATE", "SEX", "SLGC",
+    "SLGS", "SNOTE", "SOUR", "SPFX", "SSN", "STAE", "STAT", "SUBM", "SUBN", "SURN", "TAG", "TEMP",
+    "TEXT", "TIME", "TITL", "TOP", "TRAN", "TRLR", "TYPE", "UID", "VERS", "WIDTH", "WIFE", "WILL",
     "WWW",
 ];
 
@@ -85,7 +87,10 @@ pub struct Validator {
 impl Validator {
     /// A validator for files of the given version.
     pub fn new(version: Version) -> Self {
-        Self { version, ..Self::default() }
+        Self {
+            version,
+            ..Self::default()
+        }
     }
 
     /// Checks one level-0 record.
@@ -100,10 +105,14 @@ impl Validator {
                     format!("@{x}@ is already defined on line {first}"),
                 ));
             } else {
-                self.defined.insert(x.clone(), (record.tag.clone(), record.line));
+                self.defined
+                    .insert(x.clone(), (record.tag.clone(), record.line));
             }
         } else if self.version == Version::V551
-            && matches!(record.tag.as_str(), "INDI" | "FAM" | "SOUR" | "REPO" | "OBJE" | "SUBM" | "NOTE")
+            && matches!(
+                record.tag.as_str(),
+                "INDI" | "FAM" | "SOUR" | "REPO" | "OBJE" | "SUBM" | "NOTE"
+            )
         {
             self.diagnostics.push(Diagnostic::at(
                 record.line,
@@ -135,30 +144,29 @@ impl Validator {
     fn check_node(&mut self, node: &Node, depth: usize) {
         self.check_tag(node, depth);
         match &node.value {
-            Value::Pointer(p) => {
-                if p != "VOID" {
-                    self.references.push((p.clone(), node.tag.clone(), node.line));
-                }
+            Value::Pointer(p) if p != "VOID" => {
+                self.references
+                    .push((p.clone(), node.tag.clone(), node.line));
             }
-            Value::Text(t) if node.tag == "DATE" => {
-                if !GenDate::parse(t).is_valid() {
-                    self.diagnostics.push(Diagnostic::at(
-                        node.line,
-                        Severity::Warning,
-                        "invalid-date",
-                        format!("{t:?} is not a valid GEDCOM date; kept as text"),
-                    ));
-                }
+            Value::Text(t) if node.tag == "DATE" && !GenDate::parse(t).is_valid() => {
+                self.diagnostics.push(Diagnostic::at(
+                    node.line,
+                    Severity::Warning,
+                    "invalid-date",
+                    format!("{t:?} is not a valid GEDCOM date; kept as text"),
+                ));
             }
-            Value::Text(t) if node.tag == "SEX" && depth == 1 => {
-                if !matches!(t.as_str(), "M" | "F" | "U" | "X") {
-                    self.diagnostics.push(Diagnostic::at(
-                        node.line,
-                        Severity::Warning,
-                        "invalid-sex",
-                        format!("SEX {t:?} is not one of M, F, U, X"),
-                    ));
-                }
+            Value::Text(t)
+                if node.tag == "SEX"
+                    && depth == 1
+                    && !matches!(t.as_str(), "M" | "F" | "U" | "X") =>
+            {
+                self.diagnostics.push(Diagnostic::at(
+                    node.line,
+                    Severity::Warning,
+                    "invalid-sex",
+                    format!("SEX {t:?} is not one of M, F, U, X"),
+                ));
             }
             _ => {}
         }

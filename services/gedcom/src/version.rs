@@ -16,7 +16,11 @@ pub enum Version {
 impl Version {
     /// Classifies a `HEAD.GEDC.VERS` payload such as `5.5.1` or `7.0.14`.
     pub fn from_vers(vers: &str) -> Self {
-        if vers.trim_start().starts_with('7') { Version::V70 } else { Version::V551 }
+        if vers.trim_start().starts_with('7') {
+            Version::V70
+        } else {
+            Version::V551
+        }
     }
 
     /// The `VERS` payload this library writes for the version.

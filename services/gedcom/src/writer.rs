@@ -30,14 +30,21 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        Self { version: Version::V551, line_ending: LineEnding::Lf, max_line_len: 255 }
+        Self {
+            version: Version::V551,
+            line_ending: LineEnding::Lf,
+            max_line_len: 255,
+        }
     }
 }
 
 impl WriteOptions {
     /// Defaults for the given version.
     pub fn for_version(version: Version) -> Self {
-        Self { version, ..Self::default() }
+        Self {
+            version,
+            ..Self::default()
+        }
     }
 }
 
@@ -52,7 +59,11 @@ pub(crate) enum ValueRef<'a> {
 impl<'a> ValueRef<'a> {
     /// Text, or nothing for an empty string (they are the same on the wire).
     pub(crate) fn text(t: &'a str) -> Self {
-        if t.is_empty() { ValueRef::None } else { ValueRef::Text(t) }
+        if t.is_empty() {
+            ValueRef::None
+        } else {
+            ValueRef::Text(t)
+        }
     }
 
     pub(crate) fn opt(t: &'a Option<String>) -> Self {
@@ -133,7 +144,13 @@ impl<W: Write> Emitter<W> {
     }
 
     /// Writes one structure line, continuing multi-line and long text with CONT/CONC.
-    pub(crate) fn line(&mut self, level: usize, xref: Option<&str>, tag: &str, value: ValueRef<'_>) -> io::Result<()> {
+    pub(crate) fn line(
+        &mut self,
+        level: usize,
+        xref: Option<&str>,
+        tag: &str,
+        value: ValueRef<'_>,
+    ) -> io::Result<()> {
         let text = match value {
             ValueRef::None => {
                 self.prefix(level, xref, tag);
@@ -157,7 +174,11 @@ impl<W: Write> Emitter<W> {
             text
         };
         for (i, segment) in text.split('\n').enumerate() {
-            let (lvl, xr, tg) = if i == 0 { (level, xref, tag) } else { (level + 1, None, "CONT") };
+            let (lvl, xr, tg) = if i == 0 {
+                (level, xref, tag)
+            } else {
+                (level + 1, None, "CONT")
+            };
             match self.version {
                 Version::V70 => {
                     self.prefix(lvl, xr, tg);
@@ -168,7 +189,11 @@ impl<W: Write> Emitter<W> {
                     let mut rest = segment;
                     let mut first = true;
                     loop {
-                        let (l, x, t) = if first { (lvl, xr, tg) } else { (level + 1, None, "CONC") };
+                        let (l, x, t) = if first {
+                            (lvl, xr, tg)
+                        } else {
+                            (level + 1, None, "CONC")
+                        };
                         let overhead = 8 + x.map_or(0, |x| x.len() + 3) + t.len();
                         let budget = self.max_line.saturating_sub(overhead).max(16);
                         let cut = split_point(rest, budget);
@@ -254,7 +279,9 @@ fn split_point(s: &str, budget: usize) -> usize {
         return s.len();
     }
     let bytes = s.as_bytes();
-    let ok = |k: usize| k > 0 && k < s.len() && s.is_char_boundary(k) && bytes[k - 1] != b' ' && bytes[k] != b' ';
+    let ok = |k: usize| {
+        k > 0 && k < s.len() && s.is_char_boundary(k) && bytes[k - 1] != b' ' && bytes[k] != b' '
+    };
     if let Some(k) = (1..=fit).rev().find(|&k| ok(k)) {
         return k;
     }
@@ -296,7 +323,10 @@ pub struct GedcomWriter<W: Write> {
 impl<W: Write> GedcomWriter<W> {
     /// A writer to `out`; it buffers internally, so `out` need not be buffered.
     pub fn new(out: W, options: WriteOptions) -> Self {
-        Self { em: Emitter::new(out, &options), xrefs: XrefAllocator::default() }
+        Self {
+            em: Emitter::new(out, &options),
+            xrefs: XrefAllocator::default(),
+        }
     }
 
     /// Ids that allocated xrefs must avoid (all ids of the data being written).

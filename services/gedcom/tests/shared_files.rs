@@ -2,6 +2,9 @@
 //! independent count of level-0 lines, and parse → write → parse gives the same model.
 //! New files dropped into the folder are picked up automatically.
 
+// Helpers outside `#[test]` functions are test code too; clippy.toml only covers the latter.
+#![allow(clippy::unwrap_used)]
+
 use dzinza_gedcom::date::GenDate;
 use dzinza_gedcom::{Gedcom, Record, Version, WriteOptions, read_gedcom, write_gedcom};
 use std::collections::BTreeMap;
@@ -17,21 +20,32 @@ fn files() -> Vec<PathBuf> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 dirs.push(path);
-            } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ged")) {
+            } else if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("ged"))
+            {
                 out.push(path);
             }
         }
     }
     out.sort();
-    assert!(out.len() >= 30, "expected the shared corpus, found {} files", out.len());
+    assert!(
+        out.len() >= 30,
+        "expected the shared corpus, found {} files",
+        out.len()
+    );
     out
 }
 
 /// Counts level-0 records per tag without using the library's reader.
 fn count_level0(bytes: &[u8]) -> BTreeMap<String, usize> {
     let text = match bytes {
-        [0xFF, 0xFE, ..] | [b'0', 0, ..] => encoding_rs::UTF_16LE.decode_without_bom_handling(bytes).0,
-        [0xFE, 0xFF, ..] | [0, b'0', ..] => encoding_rs::UTF_16BE.decode_without_bom_handling(bytes).0,
+        [0xFF, 0xFE, ..] | [b'0', 0, ..] => {
+            encoding_rs::UTF_16LE.decode_without_bom_handling(bytes).0
+        }
+        [0xFE, 0xFF, ..] | [0, b'0', ..] => {
+            encoding_rs::UTF_16BE.decode_without_bom_handling(bytes).0
+        }
         _ => String::from_utf8_lossy(bytes),
     };
     let mut counts = BTreeMap::new();
@@ -41,7 +55,9 @@ fn count_level0(bytes: &[u8]) -> BTreeMap<String, usize> {
         if words.next() != Some("0") {
             continue;
         }
-        let Some(mut tag) = words.next() else { continue };
+        let Some(mut tag) = words.next() else {
+            continue;
+        };
         if tag.starts_with('@') {
             // Xrefs may hold spaces (`@NoTe ref@`): skip to the word that closes it.
             let mut closing = tag;
@@ -76,8 +92,12 @@ fn with_dates_as_written(g: &Gedcom, version: Version) -> serde_json::Value {
         match v {
             serde_json::Value::Object(map) => {
                 if map.len() == 2 && map.contains_key("original") && map.contains_key("value") {
-                    let date: GenDate = serde_json::from_value(serde_json::Value::Object(map.clone())).unwrap();
-                    map.insert("original".into(), serde_json::Value::String(date.text_for(version)));
+                    let date: GenDate =
+                        serde_json::from_value(serde_json::Value::Object(map.clone())).unwrap();
+                    map.insert(
+                        "original".into(),
+                        serde_json::Value::String(date.text_for(version)),
+                    );
                     return;
                 }
                 map.values_mut().for_each(|v| walk(v, version));
@@ -92,7 +112,10 @@ fn with_dates_as_written(g: &Gedcom, version: Version) -> serde_json::Value {
 }
 
 fn source_version(g: &Gedcom) -> Version {
-    g.header.gedcom_version.as_deref().map_or(Version::V551, Version::from_vers)
+    g.header
+        .gedcom_version
+        .as_deref()
+        .map_or(Version::V551, Version::from_vers)
 }
 
 fn name(p: &Path) -> String {
@@ -107,7 +130,12 @@ fn every_shared_file_parses_with_counts_matching_level0_lines() {
         let model = parse(&bytes);
         let expected = count_level0(&bytes);
         if model.counts() != expected {
-            failures.push(format!("{}: model {:?} vs lines {:?}", name(&path), model.counts(), expected));
+            failures.push(format!(
+                "{}: model {:?} vs lines {:?}",
+                name(&path),
+                model.counts(),
+                expected
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -134,7 +162,11 @@ fn every_shared_file_round_trips_in_its_own_version() {
                     if first.header != second.header {
                         format!("header {:#?}\n!=\n{:#?}", first.header, second.header)
                     } else {
-                        format!("record count {} != {}", first.records.len(), second.records.len())
+                        format!(
+                            "record count {} != {}",
+                            first.records.len(),
+                            second.records.len()
+                        )
                     }
                 });
             failures.push(format!("{}:\n{diff}", name(&path)));
@@ -143,7 +175,12 @@ fn every_shared_file_round_trips_in_its_own_version() {
         let third = parse(&write(&second, version));
         assert_eq!(third, second, "{}", name(&path));
     }
-    assert!(failures.is_empty(), "{} files differ:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} files differ:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -163,8 +200,14 @@ fn every_shared_file_converts_to_the_other_version_keeping_every_record() {
                 .filter_map(|r| match r {
                     Record::Individual(i) => Some((
                         i.names.iter().map(|n| n.value.clone()).collect::<Vec<_>>(),
-                        i.child_of.iter().map(|l| l.family.clone()).collect::<Vec<_>>(),
-                        i.spouse_of.iter().map(|l| l.family.clone()).collect::<Vec<_>>(),
+                        i.child_of
+                            .iter()
+                            .map(|l| l.family.clone())
+                            .collect::<Vec<_>>(),
+                        i.spouse_of
+                            .iter()
+                            .map(|l| l.family.clone())
+                            .collect::<Vec<_>>(),
                         i.events.len(),
                     )),
                     _ => None,
@@ -187,7 +230,11 @@ fn shared_files_that_are_not_plain_gedcom_do_not_panic() {
                 let bytes = std::fs::read(&path).unwrap();
                 let (_, diagnostics) = read_gedcom(&bytes[..]).unwrap();
                 if path.extension().is_some_and(|e| e == "gdz") {
-                    assert!(!diagnostics.is_empty(), "a zip is not GEDCOM: {}", name(&path));
+                    assert!(
+                        !diagnostics.is_empty(),
+                        "a zip is not GEDCOM: {}",
+                        name(&path)
+                    );
                 }
             }
         }

@@ -19,12 +19,15 @@ pub enum Calendar {
     Other(String),
 }
 
-const GREGORIAN_MONTHS: [&str; 12] =
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
-const HEBREW_MONTHS: [&str; 13] =
-    ["TSH", "CSH", "KSL", "TVT", "SHV", "ADR", "ADS", "NSN", "IYR", "SVN", "TMZ", "AAV", "ELL"];
+const GREGORIAN_MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const HEBREW_MONTHS: [&str; 13] = [
+    "TSH", "CSH", "KSL", "TVT", "SHV", "ADR", "ADS", "NSN", "IYR", "SVN", "TMZ", "AAV", "ELL",
+];
 const FRENCH_MONTHS: [&str; 13] = [
-    "VEND", "BRUM", "FRIM", "NIVO", "PLUV", "VENT", "GERM", "FLOR", "PRAI", "MESS", "THER", "FRUC", "COMP",
+    "VEND", "BRUM", "FRIM", "NIVO", "PLUV", "VENT", "GERM", "FLOR", "PRAI", "MESS", "THER", "FRUC",
+    "COMP",
 ];
 const ENGLISH_MONTHS: [&str; 12] = [
     "JANUARY",
@@ -98,18 +101,28 @@ impl Calendar {
             Calendar::Gregorian | Calendar::Julian => {
                 let julian = *self == Calendar::Julian;
                 Some(match month {
-                    None => (ymd_to_jdn(julian, year, 1, 1), ymd_to_jdn(julian, year + 1, 1, 1)),
-                    Some(12) => (ymd_to_jdn(julian, year, 12, 1), ymd_to_jdn(julian, year + 1, 1, 1)),
-                    Some(m @ 1..=11) => {
-                        (ymd_to_jdn(julian, year, i64::from(m), 1), ymd_to_jdn(julian, year, i64::from(m) + 1, 1))
-                    }
+                    None => (
+                        ymd_to_jdn(julian, year, 1, 1),
+                        ymd_to_jdn(julian, year + 1, 1, 1),
+                    ),
+                    Some(12) => (
+                        ymd_to_jdn(julian, year, 12, 1),
+                        ymd_to_jdn(julian, year + 1, 1, 1),
+                    ),
+                    Some(m @ 1..=11) => (
+                        ymd_to_jdn(julian, year, i64::from(m), 1),
+                        ymd_to_jdn(julian, year, i64::from(m) + 1, 1),
+                    ),
                     Some(_) => return None,
                 })
             }
             Calendar::FrenchRepublican => Some(match month {
                 None => (french_to_jdn(year, 1, 1), french_to_jdn(year + 1, 1, 1)),
                 Some(13) => (french_to_jdn(year, 13, 1), french_to_jdn(year + 1, 1, 1)),
-                Some(m @ 1..=12) => (french_to_jdn(year, i64::from(m), 1), french_to_jdn(year, i64::from(m) + 1, 1)),
+                Some(m @ 1..=12) => (
+                    french_to_jdn(year, i64::from(m), 1),
+                    french_to_jdn(year, i64::from(m) + 1, 1),
+                ),
                 Some(_) => return None,
             }),
             Calendar::Hebrew => {
@@ -117,14 +130,20 @@ impl Calendar {
                     return None;
                 }
                 match month {
-                    None => Some((hebrew_new_year(year) + RD_TO_JDN, hebrew_new_year(year + 1) + RD_TO_JDN)),
+                    None => Some((
+                        hebrew_new_year(year) + RD_TO_JDN,
+                        hebrew_new_year(year + 1) + RD_TO_JDN,
+                    )),
                     Some(m @ 1..=13) => {
                         let cc = hebrew_cc_month(m);
                         if cc == 13 && !hebrew_leap(year) {
                             return None;
                         }
                         let start = hebrew_fixed(year, cc, 1);
-                        Some((start + RD_TO_JDN, start + hebrew_month_days(year, cc) + RD_TO_JDN))
+                        Some((
+                            start + RD_TO_JDN,
+                            start + hebrew_month_days(year, cc) + RD_TO_JDN,
+                        ))
                     }
                     Some(_) => None,
                 }
@@ -140,7 +159,11 @@ pub(crate) fn ymd_to_jdn(julian: bool, year: i64, month: i64, day: i64) -> i64 {
     let y = year + 4800 - a;
     let m = month + 12 * a - 3;
     let base = day + (153 * m + 2).div_euclid(5) + 365 * y + y.div_euclid(4);
-    if julian { base - 32083 } else { base - y.div_euclid(100) + y.div_euclid(400) - 32045 }
+    if julian {
+        base - 32083
+    } else {
+        base - y.div_euclid(100) + y.div_euclid(400) - 32045
+    }
 }
 
 /// French Republican arithmetic (Romme's rule), exact for the years the calendar was used.
@@ -167,7 +190,11 @@ fn hebrew_elapsed_days(year: i64) -> i64 {
     let months = (235 * year - 234).div_euclid(19);
     let parts = 12_084 + 13_753 * months;
     let day = 29 * months + parts.div_euclid(25_920);
-    if (3 * (day + 1)).rem_euclid(7) < 3 { day + 1 } else { day }
+    if (3 * (day + 1)).rem_euclid(7) < 3 {
+        day + 1
+    } else {
+        day
+    }
 }
 
 fn hebrew_year_delay(year: i64) -> i64 {
@@ -201,7 +228,10 @@ fn hebrew_month_days(year: i64, cc_month: i64) -> i64 {
 fn hebrew_fixed(year: i64, cc_month: i64, day: i64) -> i64 {
     let last_month = if hebrew_leap(year) { 13 } else { 12 };
     let before: i64 = if cc_month < 7 {
-        (7..=last_month).chain(1..cc_month).map(|m| hebrew_month_days(year, m)).sum()
+        (7..=last_month)
+            .chain(1..cc_month)
+            .map(|m| hebrew_month_days(year, m))
+            .sum()
     } else {
         (7..cc_month).map(|m| hebrew_month_days(year, m)).sum()
     };
@@ -215,22 +245,37 @@ mod tests {
     #[test]
     fn gregorian_and_julian_epochs() {
         assert_eq!(ymd_to_jdn(false, 2000, 1, 1), 2_451_545);
-        assert_eq!(ymd_to_jdn(true, 1582, 10, 5), ymd_to_jdn(false, 1582, 10, 15));
+        assert_eq!(
+            ymd_to_jdn(true, 1582, 10, 5),
+            ymd_to_jdn(false, 1582, 10, 15)
+        );
         assert_eq!(ymd_to_jdn(true, -4712, 1, 1), 0);
     }
 
     #[test]
     fn hebrew_new_years_match_the_gregorian_calendar() {
         // 1 Tishri 5784 = 16 September 2023; 1 Tishri 5785 = 3 October 2024.
-        assert_eq!(Calendar::Hebrew.period(5784, None).unwrap().0, ymd_to_jdn(false, 2023, 9, 16));
-        assert_eq!(Calendar::Hebrew.period(5785, None).unwrap().0, ymd_to_jdn(false, 2024, 10, 3));
+        assert_eq!(
+            Calendar::Hebrew.period(5784, None).unwrap().0,
+            ymd_to_jdn(false, 2023, 9, 16)
+        );
+        assert_eq!(
+            Calendar::Hebrew.period(5785, None).unwrap().0,
+            ymd_to_jdn(false, 2024, 10, 3)
+        );
         // 1 Nisan 5784 = 9 April 2024 (a leap year: ADS exists).
-        assert_eq!(Calendar::Hebrew.period(5784, Some(8)).unwrap().0, ymd_to_jdn(false, 2024, 4, 9));
+        assert_eq!(
+            Calendar::Hebrew.period(5784, Some(8)).unwrap().0,
+            ymd_to_jdn(false, 2024, 4, 9)
+        );
         assert!(Calendar::Hebrew.period(5785, Some(7)).is_none());
     }
 
     #[test]
     fn french_republican_epoch() {
-        assert_eq!(Calendar::FrenchRepublican.period(1, Some(1)).unwrap().0, ymd_to_jdn(false, 1792, 9, 22));
+        assert_eq!(
+            Calendar::FrenchRepublican.period(1, Some(1)).unwrap().0,
+            ymd_to_jdn(false, 1792, 9, 22)
+        );
     }
 }

@@ -120,7 +120,10 @@ impl GenDate {
     /// Parses any GEDCOM 5.5.1 or 7.0 date payload; never fails (invalid text becomes
     /// [`DateValue::Invalid`] with the text kept).
     pub fn parse(text: &str) -> Self {
-        Self { original: text.to_owned(), value: parse::parse_value(text) }
+        Self {
+            original: text.to_owned(),
+            value: parse::parse_value(text),
+        }
     }
 
     /// A date built from a value, with its standard 7.0 text as the original.
@@ -140,12 +143,15 @@ impl GenDate {
         match &self.value {
             DateValue::Exact { date }
             | DateValue::Approximate { date, .. }
-            | DateValue::Interpreted { date, .. } => date.day_range().map_or((None, None), |(a, b)| (Some(a), Some(b))),
+            | DateValue::Interpreted { date, .. } => date
+                .day_range()
+                .map_or((None, None), |(a, b)| (Some(a), Some(b))),
             DateValue::Before { date } => (None, date.day_range().map(|(a, _)| a - 1)),
             DateValue::After { date } => (date.day_range().map(|(_, b)| b + 1), None),
-            DateValue::Between { from, to } => {
-                (from.day_range().map(|(a, _)| a), to.day_range().map(|(_, b)| b))
-            }
+            DateValue::Between { from, to } => (
+                from.day_range().map(|(a, _)| a),
+                to.day_range().map(|(_, b)| b),
+            ),
             DateValue::Period { from, to } => (
                 from.as_ref().and_then(Date::day_range).map(|(a, _)| a),
                 to.as_ref().and_then(Date::day_range).map(|(_, b)| b),

@@ -9,7 +9,9 @@ pub(crate) fn parse_value(text: &str) -> DateValue {
         return DateValue::Empty;
     }
     if let Some(inner) = t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
-        return DateValue::Phrase { phrase: inner.to_owned() };
+        return DateValue::Phrase {
+            phrase: inner.to_owned(),
+        };
     }
     let upper = t.to_ascii_uppercase();
     let tokens: Vec<&str> = upper.split_whitespace().collect();
@@ -18,25 +20,43 @@ pub(crate) fn parse_value(text: &str) -> DateValue {
 
 fn parse_tokens(original: &str, tokens: &[&str]) -> Option<DateValue> {
     let (first, rest) = tokens.split_first()?;
-    let approx = |approximation| Some(DateValue::Approximate { approximation, date: parse_date(rest)? });
+    let approx = |approximation| {
+        Some(DateValue::Approximate {
+            approximation,
+            date: parse_date(rest)?,
+        })
+    };
     match *first {
         "ABT" | "ABOUT" | "CIRCA" | "CA" | "CA." | "C." => approx(Approximation::About),
         "CAL" => approx(Approximation::Calculated),
         "EST" => approx(Approximation::Estimated),
-        "BEF" | "BEFORE" => Some(DateValue::Before { date: parse_date(rest)? }),
-        "AFT" | "AFTER" => Some(DateValue::After { date: parse_date(rest)? }),
+        "BEF" | "BEFORE" => Some(DateValue::Before {
+            date: parse_date(rest)?,
+        }),
+        "AFT" | "AFTER" => Some(DateValue::After {
+            date: parse_date(rest)?,
+        }),
         "BET" | "BETWEEN" => {
             let and = rest.iter().position(|t| *t == "AND")?;
-            Some(DateValue::Between { from: parse_date(&rest[..and])?, to: parse_date(&rest[and + 1..])? })
+            Some(DateValue::Between {
+                from: parse_date(&rest[..and])?,
+                to: parse_date(&rest[and + 1..])?,
+            })
         }
         "FROM" => match rest.iter().position(|t| *t == "TO") {
             Some(to) => Some(DateValue::Period {
                 from: Some(parse_date(&rest[..to])?),
                 to: Some(parse_date(&rest[to + 1..])?),
             }),
-            None => Some(DateValue::Period { from: Some(parse_date(rest)?), to: None }),
+            None => Some(DateValue::Period {
+                from: Some(parse_date(rest)?),
+                to: None,
+            }),
         },
-        "TO" => Some(DateValue::Period { from: None, to: Some(parse_date(rest)?) }),
+        "TO" => Some(DateValue::Period {
+            from: None,
+            to: Some(parse_date(rest)?),
+        }),
         "INT" => {
             let open = original.find('(')?;
             let close = original.rfind(')')?;
@@ -50,13 +70,17 @@ fn parse_tokens(original: &str, tokens: &[&str]) -> Option<DateValue> {
                 phrase: original[open + 1..close].to_owned(),
             })
         }
-        _ => Some(DateValue::Exact { date: parse_date(tokens)? }),
+        _ => Some(DateValue::Exact {
+            date: parse_date(tokens)?,
+        }),
     }
 }
 
 /// Reads a calendar escape or keyword at the start of `tokens`; returns it and tokens used.
 fn calendar(tokens: &[&str]) -> (Calendar, usize) {
-    let Some(first) = tokens.first() else { return (Calendar::Gregorian, 0) };
+    let Some(first) = tokens.first() else {
+        return (Calendar::Gregorian, 0);
+    };
     let named = |name: &str| match name {
         "GREGORIAN" => Some(Calendar::Gregorian),
         "JULIAN" => Some(Calendar::Julian),
@@ -69,7 +93,10 @@ fn calendar(tokens: &[&str]) -> (Calendar, usize) {
         return (Calendar::FrenchRepublican, 2);
     }
     if let Some(inner) = first.strip_prefix("@#D").and_then(|r| r.strip_suffix('@')) {
-        return (named(inner).unwrap_or_else(|| Calendar::Other(inner.to_owned())), 1);
+        return (
+            named(inner).unwrap_or_else(|| Calendar::Other(inner.to_owned())),
+            1,
+        );
     }
     if let Some(c) = named(first) {
         return (c, 1);
@@ -106,16 +133,28 @@ pub(crate) fn parse_date(tokens: &[&str]) -> Option<Date> {
         None => None,
     };
     let day = match day {
-        Some(d) if d.len() <= 2 && d.bytes().all(|b| b.is_ascii_digit()) => Some(d.parse::<u8>().ok()?),
+        Some(d) if d.len() <= 2 && d.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(d.parse::<u8>().ok()?)
+        }
         Some(_) => return None,
         None => None,
     };
     if day == Some(0) {
         return None;
     }
-    let date = Date { calendar, year, dual_year, month, day, bce };
+    let date = Date {
+        calendar,
+        year,
+        dual_year,
+        month,
+        day,
+        bce,
+    };
     // Reject impossible days (31 FEB) where the calendar has arithmetic.
-    if date.day.is_some() && date.day_range().is_none() && !matches!(date.calendar, Calendar::Other(_)) {
+    if date.day.is_some()
+        && date.day_range().is_none()
+        && !matches!(date.calendar, Calendar::Other(_))
+    {
         return None;
     }
     if matches!(date.calendar, Calendar::Other(_)) && (date.month.is_some() || date.day.is_some()) {
@@ -137,7 +176,9 @@ fn parse_year(token: &str) -> Option<(i32, Option<i32>)> {
     if year == 0 {
         return None;
     }
-    let Some(d) = dual else { return Some((year, None)) };
+    let Some(d) = dual else {
+        return Some((year, None));
+    };
     if d.is_empty() || d.len() > 2 || !d.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

@@ -9,12 +9,19 @@ pub(crate) fn compatible(original: &str, version: Version) -> bool {
     let tokens = upper.split_whitespace();
     match version {
         Version::V551 => !tokens.clone().any(|t| {
-            matches!(t, "GREGORIAN" | "JULIAN" | "HEBREW" | "FRENCH_R" | "ROMAN" | "UNKNOWN" | "BCE")
-                || (t.starts_with('_') && t.len() > 1)
+            matches!(
+                t,
+                "GREGORIAN" | "JULIAN" | "HEBREW" | "FRENCH_R" | "ROMAN" | "UNKNOWN" | "BCE"
+            ) || (t.starts_with('_') && t.len() > 1)
         }),
         Version::V70 => {
             !upper.contains(['@', '(', '/'])
-                && !tokens.clone().any(|t| matches!(t, "INT" | "B.C." | "BC" | "B.C" | "ABOUT" | "BEFORE" | "AFTER"))
+                && !tokens.clone().any(|t| {
+                    matches!(
+                        t,
+                        "INT" | "B.C." | "BC" | "B.C" | "ABOUT" | "BEFORE" | "AFTER"
+                    )
+                })
                 && original.trim() == original
                 && !original.contains("  ")
                 && upper == original
@@ -28,7 +35,10 @@ pub(crate) fn render(value: &DateValue, version: Version) -> String {
     match value {
         DateValue::Empty | DateValue::Invalid => String::new(),
         DateValue::Exact { date } => d(date),
-        DateValue::Approximate { approximation, date } => {
+        DateValue::Approximate {
+            approximation,
+            date,
+        } => {
             let q = match approximation {
                 Approximation::About => "ABT",
                 Approximation::Calculated => "CAL",

@@ -43,8 +43,8 @@ impl Encoding {
             "UTF16LE" => Encoding::Utf16Le,
             "ANSEL" => Encoding::Ansel,
             "ASCII" | "USASCII" => Encoding::Ascii,
-            "ANSI" | "WINDOWS" | "WINDOWS1252" | "CP1252" | "IBMWINDOWS" | "ISO88591" | "LATIN1"
-            | "ISO8859" | "8859" => Encoding::Windows1252,
+            "ANSI" | "WINDOWS" | "WINDOWS1252" | "CP1252" | "IBMWINDOWS" | "ISO88591"
+            | "LATIN1" | "ISO8859" | "8859" => Encoding::Windows1252,
             "IBMPC" | "IBMDOS" | "CP437" | "MSDOS" | "DOS" | "CP850" => Encoding::Cp437,
             "MACINTOSH" | "MACROMAN" | "MAC" => Encoding::MacRoman,
             _ => return None,
@@ -89,14 +89,22 @@ pub(crate) struct Sniffed {
 
 /// Looks at the first bytes for a byte-order mark or the `0` + NUL pattern of BOM-less UTF-16.
 pub(crate) fn sniff(prefix: &[u8]) -> Sniffed {
-    let certain = |encoding, bom_len| Sniffed { encoding, bom_len, certain: true };
+    let certain = |encoding, bom_len| Sniffed {
+        encoding,
+        bom_len,
+        certain: true,
+    };
     match prefix {
         [0xEF, 0xBB, 0xBF, ..] => certain(Encoding::Utf8, 3),
         [0xFF, 0xFE, ..] => certain(Encoding::Utf16Le, 2),
         [0xFE, 0xFF, ..] => certain(Encoding::Utf16Be, 2),
         [a, 0, ..] if a.is_ascii() && *a != 0 => certain(Encoding::Utf16Le, 0),
         [0, a, ..] if a.is_ascii() && *a != 0 => certain(Encoding::Utf16Be, 0),
-        _ => Sniffed { encoding: Encoding::Utf8, bom_len: 0, certain: false },
+        _ => Sniffed {
+            encoding: Encoding::Utf8,
+            bom_len: 0,
+            certain: false,
+        },
     }
 }
 
@@ -159,11 +167,19 @@ impl LineDecoder {
                 None
             }
             Encoding::Windows1252 => {
-                out.push_str(&encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0);
+                out.push_str(
+                    &encoding_rs::WINDOWS_1252
+                        .decode_without_bom_handling(bytes)
+                        .0,
+                );
                 None
             }
             Encoding::Utf8 | Encoding::Ascii | Encoding::Utf16Le | Encoding::Utf16Be => {
-                out.push_str(&encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0);
+                out.push_str(
+                    &encoding_rs::WINDOWS_1252
+                        .decode_without_bom_handling(bytes)
+                        .0,
+                );
                 Some(DecodeIssue::FellBackTo1252)
             }
         }
@@ -179,8 +195,14 @@ mod tests {
         assert_eq!(Encoding::from_char_value("ANSEL"), Some(Encoding::Ansel));
         assert_eq!(Encoding::from_char_value("UTF-8"), Some(Encoding::Utf8));
         assert_eq!(Encoding::from_char_value("IBM PC"), Some(Encoding::Cp437));
-        assert_eq!(Encoding::from_char_value("ANSI"), Some(Encoding::Windows1252));
-        assert_eq!(Encoding::from_char_value("unicode"), Some(Encoding::Utf16Le));
+        assert_eq!(
+            Encoding::from_char_value("ANSI"),
+            Some(Encoding::Windows1252)
+        );
+        assert_eq!(
+            Encoding::from_char_value("unicode"),
+            Some(Encoding::Utf16Le)
+        );
         assert_eq!(Encoding::from_char_value("KLINGON"), None);
     }
 

@@ -40,14 +40,21 @@ impl NoteRef {
             ("NOTE", Value::None) => NoteTarget::Inline(String::new()),
             _ => return Err(node),
         };
-        Ok(Self { target, extra: node.children })
+        Ok(Self {
+            target,
+            extra: node.children,
+        })
     }
 
     pub(crate) fn emit<W: Write>(&self, level: usize, em: &mut Emitter<W>) -> io::Result<()> {
         match &self.target {
             NoteTarget::Inline(t) => em.text(level, "NOTE", t)?,
             NoteTarget::Shared(p) => {
-                let tag = if em.version() == Version::V70 { "SNOTE" } else { "NOTE" };
+                let tag = if em.version() == Version::V70 {
+                    "SNOTE"
+                } else {
+                    "NOTE"
+                };
                 em.pointer(level, tag, p)?;
             }
         }
@@ -137,11 +144,18 @@ impl Citation {
                 "PAGE" => take_text(&mut c.page, ch, &mut c.extra),
                 "EVEN" if c.event.is_none() && ch.xref.is_none() => {
                     let ok = matches!(ch.value, Value::Text(_))
-                        && ch.children.iter().all(|r| r.tag == "ROLE" && r.is_plain_text())
+                        && ch
+                            .children
+                            .iter()
+                            .all(|r| r.tag == "ROLE" && r.is_plain_text())
                         && ch.children.len() <= 1;
                     if ok {
                         c.event = ch.value.text().map(str::to_owned);
-                        c.role = ch.children.first().and_then(|r| r.value.text()).map(str::to_owned);
+                        c.role = ch
+                            .children
+                            .first()
+                            .and_then(|r| r.value.text())
+                            .map(str::to_owned);
                     } else {
                         c.extra.push(ch);
                     }
@@ -199,7 +213,10 @@ pub struct MediaLink {
 impl MediaLink {
     pub(crate) fn from_node(node: Node) -> Result<Self, Node> {
         match (&node.xref, &node.value) {
-            (None, Value::Pointer(p)) => Ok(Self { target: p.clone(), extra: node.children }),
+            (None, Value::Pointer(p)) => Ok(Self {
+                target: p.clone(),
+                extra: node.children,
+            }),
             _ => Err(node),
         }
     }
@@ -229,7 +246,10 @@ impl DateStructure {
         if node.xref.is_some() || matches!(node.value, Value::Pointer(_)) {
             return Err(node);
         }
-        let mut d = Self { date: GenDate::parse(node.value.text().unwrap_or("")), ..Self::default() };
+        let mut d = Self {
+            date: GenDate::parse(node.value.text().unwrap_or("")),
+            ..Self::default()
+        };
         for c in node.children {
             match c.tag.as_str() {
                 "TIME" => take_text(&mut d.time, c, &mut d.extra),
@@ -246,7 +266,11 @@ impl DateStructure {
         let mut text = self.date.text_for(version);
         match (version, &self.date.value, &self.phrase) {
             // 7.0 has no INT or (phrase) forms: the wording moves to PHRASE.
-            (Version::V70, DateValue::Interpreted { phrase: p, .. } | DateValue::Phrase { phrase: p }, None) => {
+            (
+                Version::V70,
+                DateValue::Interpreted { phrase: p, .. } | DateValue::Phrase { phrase: p },
+                None,
+            ) => {
                 phrase = Some(p.clone());
             }
             // 5.5.1 has no PHRASE: fold it back into INT / (phrase) where the grammar allows.
@@ -290,17 +314,21 @@ impl Place {
         if node.xref.is_some() || matches!(node.value, Value::Pointer(_)) {
             return Err(node);
         }
-        let mut p = Self { name: node.value.text().map(str::to_owned), ..Self::default() };
+        let mut p = Self {
+            name: node.value.text().map(str::to_owned),
+            ..Self::default()
+        };
         for c in node.children {
             match c.tag.as_str() {
                 "FORM" => take_text(&mut p.form, c, &mut p.extra),
-                "MAP" if p.latitude.is_none()
-                    && c.xref.is_none()
-                    && c.value == Value::None
-                    && c.children.len() == 2
-                    && c.children[0].tag == "LATI"
-                    && c.children[1].tag == "LONG"
-                    && c.children.iter().all(Node::is_plain_text) =>
+                "MAP"
+                    if p.latitude.is_none()
+                        && c.xref.is_none()
+                        && c.value == Value::None
+                        && c.children.len() == 2
+                        && c.children[0].tag == "LATI"
+                        && c.children[1].tag == "LONG"
+                        && c.children.iter().all(Node::is_plain_text) =>
                 {
                     p.latitude = c.children[0].value.text().map(str::to_owned);
                     p.longitude = c.children[1].value.text().map(str::to_owned);
@@ -313,7 +341,12 @@ impl Place {
     }
 
     pub(crate) fn emit<W: Write>(&self, level: usize, em: &mut Emitter<W>) -> io::Result<()> {
-        em.line(level, None, "PLAC", crate::writer::ValueRef::opt(&self.name))?;
+        em.line(
+            level,
+            None,
+            "PLAC",
+            crate::writer::ValueRef::opt(&self.name),
+        )?;
         em.opt(level + 1, "FORM", &self.form)?;
         if let (Some(la), Some(lo)) = (&self.latitude, &self.longitude) {
             em.empty(level + 1, "MAP")?;
@@ -356,7 +389,10 @@ impl Address {
         if node.xref.is_some() || matches!(node.value, Value::Pointer(_)) {
             return Err(node);
         }
-        let mut a = Self { text: node.value.text().map(str::to_owned), ..Self::default() };
+        let mut a = Self {
+            text: node.value.text().map(str::to_owned),
+            ..Self::default()
+        };
         for c in node.children {
             let slot = match c.tag.as_str() {
                 "ADR1" => &mut a.line1,
@@ -377,7 +413,12 @@ impl Address {
     }
 
     pub(crate) fn emit<W: Write>(&self, level: usize, em: &mut Emitter<W>) -> io::Result<()> {
-        em.line(level, None, "ADDR", crate::writer::ValueRef::opt(&self.text))?;
+        em.line(
+            level,
+            None,
+            "ADDR",
+            crate::writer::ValueRef::opt(&self.text),
+        )?;
         em.opt(level + 1, "ADR1", &self.line1)?;
         em.opt(level + 1, "ADR2", &self.line2)?;
         em.opt(level + 1, "ADR3", &self.line3)?;
@@ -417,7 +458,12 @@ impl ChangeDate {
         Ok(c)
     }
 
-    pub(crate) fn emit<W: Write>(&self, level: usize, tag: &str, em: &mut Emitter<W>) -> io::Result<()> {
+    pub(crate) fn emit<W: Write>(
+        &self,
+        level: usize,
+        tag: &str,
+        em: &mut Emitter<W>,
+    ) -> io::Result<()> {
         em.empty(level, tag)?;
         if let Some(d) = &self.date {
             d.emit(level + 1, em)?;
@@ -443,14 +489,24 @@ impl Refn {
         let fits = node.xref.is_none()
             && matches!(node.value, Value::Text(_))
             && node.children.len() <= 1
-            && node.children.iter().all(|c| c.tag == "TYPE" && c.is_plain_text());
+            && node
+                .children
+                .iter()
+                .all(|c| c.tag == "TYPE" && c.is_plain_text());
         if !fits {
             return Err(node);
         }
-        let kind = node.children.first().and_then(|c| c.value.text()).map(str::to_owned);
+        let kind = node
+            .children
+            .first()
+            .and_then(|c| c.value.text())
+            .map(str::to_owned);
         match node.value {
             Value::Text(value) => Ok(Self { value, kind }),
-            other => Err(Node { value: other, ..node }),
+            other => Err(Node {
+                value: other,
+                ..node
+            }),
         }
     }
 }
@@ -499,7 +555,11 @@ impl Common {
             em.opt(level + 1, "TYPE", &r.kind)?;
         }
         em.opt(level, "RIN", &self.rin)?;
-        let uid_tag = if em.version() == Version::V70 { "UID" } else { "_UID" };
+        let uid_tag = if em.version() == Version::V70 {
+            "UID"
+        } else {
+            "_UID"
+        };
         for u in &self.uids {
             em.text(level, uid_tag, u)?;
         }

@@ -7,44 +7,46 @@ use crate::node::{Node, Value};
 
 /// Fills `slot` with a plain text child, or keeps the child in `extra`.
 pub(crate) fn take_text(slot: &mut Option<String>, node: Node, extra: &mut Vec<Node>) {
-    if slot.is_none() && node.is_plain_text() {
-        if let Value::Text(t) = node.value {
-            *slot = Some(t);
-            return;
-        }
+    if slot.is_none()
+        && node.is_plain_text()
+        && let Value::Text(t) = node.value
+    {
+        *slot = Some(t);
+        return;
     }
     extra.push(node);
 }
 
 /// Fills `slot` with a plain pointer child, or keeps the child in `extra`.
 pub(crate) fn take_pointer(slot: &mut Option<String>, node: Node, extra: &mut Vec<Node>) {
-    if slot.is_none() && node.is_plain_pointer() {
-        if let Value::Pointer(p) = node.value {
-            *slot = Some(p);
-            return;
-        }
+    if slot.is_none()
+        && node.is_plain_pointer()
+        && let Value::Pointer(p) = node.value
+    {
+        *slot = Some(p);
+        return;
     }
     extra.push(node);
 }
 
 /// Adds a plain text child to `list`, or keeps the child in `extra`.
 pub(crate) fn push_text(list: &mut Vec<String>, node: Node, extra: &mut Vec<Node>) {
-    if node.is_plain_text() {
-        if let Value::Text(t) = node.value {
-            list.push(t);
-            return;
-        }
+    if node.is_plain_text()
+        && let Value::Text(t) = node.value
+    {
+        list.push(t);
+        return;
     }
     extra.push(node);
 }
 
 /// Adds a plain pointer child to `list`, or keeps the child in `extra`.
 pub(crate) fn push_pointer(list: &mut Vec<String>, node: Node, extra: &mut Vec<Node>) {
-    if node.is_plain_pointer() {
-        if let Value::Pointer(p) = node.value {
-            list.push(p);
-            return;
-        }
+    if node.is_plain_pointer()
+        && let Value::Pointer(p) = node.value
+    {
+        list.push(p);
+        return;
     }
     extra.push(node);
 }

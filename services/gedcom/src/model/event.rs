@@ -9,15 +9,19 @@ use std::io::{self, Write};
 
 /// Individual event tags of 5.5.1 and 7.0.
 pub const INDIVIDUAL_EVENTS: &[&str] = &[
-    "BIRT", "CHR", "DEAT", "BURI", "CREM", "ADOP", "BAPM", "BARM", "BASM", "BLES", "CHRA", "CONF", "FCOM",
-    "ORDN", "NATU", "EMIG", "IMMI", "CENS", "PROB", "WILL", "GRAD", "RETI", "EVEN",
+    "BIRT", "CHR", "DEAT", "BURI", "CREM", "ADOP", "BAPM", "BARM", "BASM", "BLES", "CHRA", "CONF",
+    "FCOM", "ORDN", "NATU", "EMIG", "IMMI", "CENS", "PROB", "WILL", "GRAD", "RETI", "EVEN",
 ];
 /// Individual attribute tags of 5.5.1 and 7.0.
-pub const INDIVIDUAL_ATTRIBUTES: &[&str] =
-    &["CAST", "DSCR", "EDUC", "IDNO", "NATI", "NCHI", "NMR", "OCCU", "PROP", "RELI", "RESI", "SSN", "TITL", "FACT"];
+pub const INDIVIDUAL_ATTRIBUTES: &[&str] = &[
+    "CAST", "DSCR", "EDUC", "IDNO", "NATI", "NCHI", "NMR", "OCCU", "PROP", "RELI", "RESI", "SSN",
+    "TITL", "FACT",
+];
 /// Family event and attribute tags of 5.5.1 and 7.0.
-pub const FAMILY_EVENTS: &[&str] =
-    &["ANUL", "CENS", "DIV", "DIVF", "ENGA", "MARB", "MARC", "MARR", "MARL", "MARS", "RESI", "EVEN", "NCHI", "FACT"];
+pub const FAMILY_EVENTS: &[&str] = &[
+    "ANUL", "CENS", "DIV", "DIVF", "ENGA", "MARB", "MARC", "MARR", "MARL", "MARS", "RESI", "EVEN",
+    "NCHI", "FACT",
+];
 
 /// An event (birth, marriage, ...) or attribute (occupation, residence, ...).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +65,8 @@ pub struct Event {
 fn spouse_age(node: &Node) -> Option<String> {
     let fits = node.xref.is_none() && node.value == Value::None && node.children.len() == 1;
     let age = node.children.first()?;
-    (fits && age.tag == "AGE" && age.is_plain_text()).then(|| age.value.text().map(str::to_owned))?
+    (fits && age.tag == "AGE" && age.is_plain_text())
+        .then(|| age.value.text().map(str::to_owned))?
 }
 
 impl Event {
@@ -69,7 +74,11 @@ impl Event {
         if node.xref.is_some() || matches!(node.value, Value::Pointer(_)) {
             return Err(node);
         }
-        let mut e = Self { tag: node.tag, value: node.value.text().map(str::to_owned), ..Self::default() };
+        let mut e = Self {
+            tag: node.tag,
+            value: node.value.text().map(str::to_owned),
+            ..Self::default()
+        };
         let extra = &mut e.extra;
         for c in node.children {
             match c.tag.as_str() {
@@ -78,8 +87,12 @@ impl Event {
                 "PLAC" => take_with(&mut e.place, c, extra, Place::from_node),
                 "ADDR" => take_with(&mut e.address, c, extra, Address::from_node),
                 "AGE" => take_text(&mut e.age, c, extra),
-                "HUSB" if e.husband_age.is_none() && spouse_age(&c).is_some() => e.husband_age = spouse_age(&c),
-                "WIFE" if e.wife_age.is_none() && spouse_age(&c).is_some() => e.wife_age = spouse_age(&c),
+                "HUSB" if e.husband_age.is_none() && spouse_age(&c).is_some() => {
+                    e.husband_age = spouse_age(&c)
+                }
+                "WIFE" if e.wife_age.is_none() && spouse_age(&c).is_some() => {
+                    e.wife_age = spouse_age(&c)
+                }
                 "CAUS" => take_text(&mut e.cause, c, extra),
                 "AGNC" => take_text(&mut e.agency, c, extra),
                 "RELI" => take_text(&mut e.religion, c, extra),

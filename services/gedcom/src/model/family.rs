@@ -34,9 +34,16 @@ pub struct Family {
 
 impl Family {
     pub(crate) fn from_node(node: Node) -> Self {
-        let mut f = Self { xref: node.xref, ..Self::default() };
+        let mut f = Self {
+            xref: node.xref,
+            ..Self::default()
+        };
         if node.value != Value::None {
-            f.extra.push(Node { tag: "_VALUE".into(), value: node.value, ..Node::default() });
+            f.extra.push(Node {
+                tag: "_VALUE".into(),
+                value: node.value,
+                ..Node::default()
+            });
         }
         let extra = &mut f.extra;
         for c in node.children {
@@ -47,7 +54,9 @@ impl Family {
                 "WIFE" => take_pointer(&mut f.wife, c, extra),
                 "CHIL" => push_pointer(&mut f.children, c, extra),
                 "SUBM" => push_pointer(&mut f.submitters, c, extra),
-                _ if FAMILY_EVENTS.contains(&tag) => push_with(&mut f.events, c, extra, Event::from_node),
+                _ if FAMILY_EVENTS.contains(&tag) => {
+                    push_with(&mut f.events, c, extra, Event::from_node)
+                }
                 _ => {
                     if let Some(c) = f.common.accept(c, extra) {
                         extra.push(c);

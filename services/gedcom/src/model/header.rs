@@ -27,7 +27,10 @@ impl HeaderSource {
         if node.xref.is_some() || matches!(node.value, Value::Pointer(_)) {
             return Err(node);
         }
-        let mut s = Self { system: node.value.text().unwrap_or_default().to_owned(), ..Self::default() };
+        let mut s = Self {
+            system: node.value.text().unwrap_or_default().to_owned(),
+            ..Self::default()
+        };
         for c in node.children {
             match c.tag.as_str() {
                 "VERS" => take_text(&mut s.version, c, &mut s.extra),
@@ -85,12 +88,18 @@ impl Header {
     pub(crate) fn from_node(node: Node) -> Self {
         let mut h = Self::default();
         if node.value != Value::None || node.xref.is_some() {
-            h.extra.push(Node { tag: "_VALUE".into(), value: node.value, ..Node::default() });
+            h.extra.push(Node {
+                tag: "_VALUE".into(),
+                value: node.value,
+                ..Node::default()
+            });
         }
         let extra = &mut h.extra;
         for c in node.children {
             match c.tag.as_str() {
-                "GEDC" if h.gedcom_version.is_none() && c.xref.is_none() && c.value == Value::None => {
+                "GEDC"
+                    if h.gedcom_version.is_none() && c.xref.is_none() && c.value == Value::None =>
+                {
                     for g in c.children {
                         match g.tag.as_str() {
                             "VERS" => take_text(&mut h.gedcom_version, g, &mut h.gedc_extra),
@@ -108,12 +117,13 @@ impl Header {
                 "FILE" => take_text(&mut h.file, c, extra),
                 "COPR" => take_text(&mut h.copyright, c, extra),
                 "LANG" => take_text(&mut h.language, c, extra),
-                "PLAC" if h.place_form.is_none()
-                    && c.xref.is_none()
-                    && c.value == Value::None
-                    && c.children.len() == 1
-                    && c.children[0].tag == "FORM"
-                    && c.children[0].is_plain_text() =>
+                "PLAC"
+                    if h.place_form.is_none()
+                        && c.xref.is_none()
+                        && c.value == Value::None
+                        && c.children.len() == 1
+                        && c.children[0].tag == "FORM"
+                        && c.children[0].is_plain_text() =>
                 {
                     h.place_form = c.children[0].value.text().map(str::to_owned);
                 }

@@ -41,7 +41,10 @@ impl PersonalName {
         if node.xref.is_some() || matches!(node.value, Value::Pointer(_)) {
             return Err(node);
         }
-        let mut n = Self { value: node.value.text().map(str::to_owned), ..Self::default() };
+        let mut n = Self {
+            value: node.value.text().map(str::to_owned),
+            ..Self::default()
+        };
         for c in node.children {
             let slot = match c.tag.as_str() {
                 "TYPE" => &mut n.kind,
@@ -163,8 +166,13 @@ fn link_target(node: &Node) -> Option<String> {
 
 impl ChildLink {
     fn from_node(node: Node) -> Result<Self, Node> {
-        let Some(family) = link_target(&node) else { return Err(node) };
-        let mut l = Self { family, ..Self::default() };
+        let Some(family) = link_target(&node) else {
+            return Err(node);
+        };
+        let mut l = Self {
+            family,
+            ..Self::default()
+        };
         for c in node.children {
             match c.tag.as_str() {
                 "PEDI" => take_text(&mut l.pedigree, c, &mut l.extra),
@@ -179,8 +187,13 @@ impl ChildLink {
 
 impl SpouseLink {
     fn from_node(node: Node) -> Result<Self, Node> {
-        let Some(family) = link_target(&node) else { return Err(node) };
-        let mut l = Self { family, ..Self::default() };
+        let Some(family) = link_target(&node) else {
+            return Err(node);
+        };
+        let mut l = Self {
+            family,
+            ..Self::default()
+        };
         for c in node.children {
             match c.tag.as_str() {
                 "NOTE" | "SNOTE" => push_with(&mut l.notes, c, &mut l.extra, NoteRef::from_node),
@@ -193,8 +206,13 @@ impl SpouseLink {
 
 impl Association {
     fn from_node(node: Node) -> Result<Self, Node> {
-        let Some(target) = link_target(&node) else { return Err(node) };
-        let mut a = Self { target, ..Self::default() };
+        let Some(target) = link_target(&node) else {
+            return Err(node);
+        };
+        let mut a = Self {
+            target,
+            ..Self::default()
+        };
         for c in node.children {
             match c.tag.as_str() {
                 "RELA" => take_text(&mut a.relation, c, &mut a.extra),
@@ -240,9 +258,16 @@ pub struct Individual {
 
 impl Individual {
     pub(crate) fn from_node(node: Node) -> Self {
-        let mut i = Self { xref: node.xref, ..Self::default() };
+        let mut i = Self {
+            xref: node.xref,
+            ..Self::default()
+        };
         if node.value != Value::None {
-            i.extra.push(Node { tag: "_VALUE".into(), value: node.value, ..Node::default() });
+            i.extra.push(Node {
+                tag: "_VALUE".into(),
+                value: node.value,
+                ..Node::default()
+            });
         }
         let extra = &mut i.extra;
         for c in node.children {

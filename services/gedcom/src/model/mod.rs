@@ -10,14 +10,16 @@ mod individual;
 mod records;
 
 pub use common::{
-    Address, ChangeDate, Citation, CitationData, Common, DateStructure, MediaLink, NoteRef, NoteTarget, Place,
-    Refn,
+    Address, ChangeDate, Citation, CitationData, Common, DateStructure, MediaLink, NoteRef,
+    NoteTarget, Place, Refn,
 };
 pub use event::{Event, FAMILY_EVENTS, INDIVIDUAL_ATTRIBUTES, INDIVIDUAL_EVENTS};
 pub use family::Family;
 pub use header::{Header, HeaderSource};
 pub use individual::{Association, ChildLink, Individual, PersonalName, SpouseLink};
-pub use records::{MediaFile, Multimedia, NoteRecord, Repository, RepositoryCitation, Source, Submitter};
+pub use records::{
+    MediaFile, Multimedia, NoteRecord, Repository, RepositoryCitation, Source, Submitter,
+};
 
 use crate::node::Node;
 use crate::writer::Emitter;

@@ -11,7 +11,11 @@ use std::io::{self, Write};
 /// Moves a record's unexpected payload into `extra` so it is written back.
 fn keep_value(value: Value, extra: &mut Vec<Node>) {
     if value != Value::None {
-        extra.push(Node { tag: "_VALUE".into(), value, ..Node::default() });
+        extra.push(Node {
+            tag: "_VALUE".into(),
+            value,
+            ..Node::default()
+        });
     }
 }
 
@@ -34,7 +38,10 @@ impl RepositoryCitation {
         if node.xref.is_some() || matches!(node.value, Value::Text(_)) {
             return Err(node);
         }
-        let mut r = Self { repository: node.value.pointer().map(str::to_owned), ..Self::default() };
+        let mut r = Self {
+            repository: node.value.pointer().map(str::to_owned),
+            ..Self::default()
+        };
         for c in node.children {
             match c.tag.as_str() {
                 "CALN" => push_text(&mut r.call_numbers, c, &mut r.extra),
@@ -86,7 +93,10 @@ pub struct Source {
 
 impl Source {
     pub(crate) fn from_node(node: Node) -> Self {
-        let mut s = Self { xref: node.xref, ..Self::default() };
+        let mut s = Self {
+            xref: node.xref,
+            ..Self::default()
+        };
         keep_value(node.value, &mut s.extra);
         let extra = &mut s.extra;
         for c in node.children {
@@ -146,7 +156,10 @@ pub struct Repository {
 
 impl Repository {
     pub(crate) fn from_node(node: Node) -> Self {
-        let mut r = Self { xref: node.xref, ..Self::default() };
+        let mut r = Self {
+            xref: node.xref,
+            ..Self::default()
+        };
         keep_value(node.value, &mut r.extra);
         let extra = &mut r.extra;
         for c in node.children {
@@ -206,7 +219,10 @@ pub struct NoteRecord {
 
 impl NoteRecord {
     pub(crate) fn from_node(node: Node) -> Self {
-        let mut n = Self { xref: node.xref, ..Self::default() };
+        let mut n = Self {
+            xref: node.xref,
+            ..Self::default()
+        };
         match node.value {
             Value::Text(t) => n.text = t,
             Value::None => {}
@@ -228,7 +244,11 @@ impl NoteRecord {
     }
 
     pub(crate) fn emit<W: Write>(&self, xref: Option<&str>, em: &mut Emitter<W>) -> io::Result<()> {
-        let tag = if em.version() == Version::V70 { "SNOTE" } else { "NOTE" };
+        let tag = if em.version() == Version::V70 {
+            "SNOTE"
+        } else {
+            "NOTE"
+        };
         em.line(0, xref, tag, ValueRef::text(&self.text))?;
         em.opt(1, "MIME", &self.mime)?;
         em.opt(1, "LANG", &self.language)?;
@@ -258,17 +278,27 @@ impl MediaFile {
         if node.xref.is_some() || matches!(node.value, Value::Pointer(_)) {
             return Err(node);
         }
-        let mut f = Self { path: node.value.text().unwrap_or_default().to_owned(), ..Self::default() };
+        let mut f = Self {
+            path: node.value.text().unwrap_or_default().to_owned(),
+            ..Self::default()
+        };
         for c in node.children {
             match c.tag.as_str() {
-                "FORM" if f.format.is_none()
-                    && c.xref.is_none()
-                    && matches!(c.value, Value::Text(_))
-                    && c.children.len() <= 1
-                    && c.children.iter().all(|t| (t.tag == "TYPE" || t.tag == "MEDI") && t.is_plain_text()) =>
+                "FORM"
+                    if f.format.is_none()
+                        && c.xref.is_none()
+                        && matches!(c.value, Value::Text(_))
+                        && c.children.len() <= 1
+                        && c.children
+                            .iter()
+                            .all(|t| (t.tag == "TYPE" || t.tag == "MEDI") && t.is_plain_text()) =>
                 {
                     f.format = c.value.text().map(str::to_owned);
-                    f.media_type = c.children.first().and_then(|t| t.value.text()).map(str::to_owned);
+                    f.media_type = c
+                        .children
+                        .first()
+                        .and_then(|t| t.value.text())
+                        .map(str::to_owned);
                 }
                 "TITL" => take_text(&mut f.title, c, &mut f.extra),
                 _ => f.extra.push(c),
@@ -281,7 +311,11 @@ impl MediaFile {
         em.text(level, "FILE", &self.path)?;
         if let Some(form) = &self.format {
             em.text(level + 1, "FORM", form)?;
-            let medi = if em.version() == Version::V70 { "MEDI" } else { "TYPE" };
+            let medi = if em.version() == Version::V70 {
+                "MEDI"
+            } else {
+                "TYPE"
+            };
             em.opt(level + 2, medi, &self.media_type)?;
         }
         em.opt(level + 1, "TITL", &self.title)?;
@@ -307,7 +341,10 @@ pub struct Multimedia {
 
 impl Multimedia {
     pub(crate) fn from_node(node: Node) -> Self {
-        let mut m = Self { xref: node.xref, ..Self::default() };
+        let mut m = Self {
+            xref: node.xref,
+            ..Self::default()
+        };
         keep_value(node.value, &mut m.extra);
         let extra = &mut m.extra;
         for c in node.children {
@@ -361,7 +398,10 @@ pub struct Submitter {
 
 impl Submitter {
     pub(crate) fn from_node(node: Node) -> Self {
-        let mut s = Self { xref: node.xref, ..Self::default() };
+        let mut s = Self {
+            xref: node.xref,
+            ..Self::default()
+        };
         keep_value(node.value, &mut s.extra);
         let extra = &mut s.extra;
         for c in node.children {
