@@ -1,1 +1,264 @@
-//! The Dzinza API gateway.
+//! The Dzinza API gateway: one entry point that routes `/api/v{N}/{prefix}/...` to the service
+//! owning `{prefix}`, authenticates, authorises, rate-limits, and protects itself and the
+//! services with timeouts, retries and circuit breakers. It also serves the merged OpenAPI
+//! document, the API reference page and the web app.
+
+pub mod breaker;
+pub mod config;
+mod metrics;
+pub mod proxy;
+pub mod ratelimit;
+pub mod routes;
+mod web;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{any, get};
+use dzinza_kit::health::Health;
+use dzinza_kit::http_client::{self, HttpClient};
+use dzinza_kit::identity::TokenValidator;
+use dzinza_kit::metrics::Metrics;
+use http::header::{self, HeaderName, HeaderValue};
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use config::{GatewayArgs, GatewayConfig};
+
+use crate::breaker::CircuitBreaker;
+use crate::config::ConfigError;
+use crate::ratelimit::RateLimits;
+use crate::routes::RuleTable;
+
+/// One upstream service.
+#[derive(Debug)]
+pub struct Upstream {
+    /// Service name (`auth`, ...).
+    pub name: String,
+    base: String,
+    /// This upstream's circuit breaker.
+    pub breaker: CircuitBreaker,
+}
+
+impl Upstream {
+    fn uri_for(&self, path: &str, query: Option<&str>) -> Result<http::Uri, ()> {
+        let uri = match query {
+            Some(q) => format!("{}{path}?{q}", self.base),
+            None => format!("{}{path}", self.base),
+        };
+        uri.parse().map_err(|_| ())
+    }
+}
+
+/// The gateway's shared state.
+#[derive(Debug)]
+pub struct Gateway {
+    config: GatewayConfig,
+    rules: RuleTable,
+    upstreams: BTreeMap<String, Arc<Upstream>>,
+    client: HttpClient,
+    validator: Option<Arc<TokenValidator>>,
+    limits: RateLimits,
+    metrics: metrics::GatewayMetrics,
+    docs: web::Docs,
+}
+
+impl Gateway {
+    /// Builds the gateway; `openapi` is the merged API description it publishes.
+    pub fn new(
+        config: GatewayConfig,
+        validator: Option<Arc<TokenValidator>>,
+        registry: &Metrics,
+        openapi: utoipa::openapi::OpenApi,
+    ) -> Result<Arc<Self>, ConfigError> {
+        config.validate()?;
+        let r = &config.resilience;
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(|(name, url)| {
+                let upstream = Upstream {
+                    name: name.clone(),
+                    base: url.trim_end_matches('/').to_owned(),
+                    breaker: CircuitBreaker::new(
+                        r.breaker_failures,
+                        r.breaker_cooldown,
+                        r.request_timeout,
+                    ),
+                };
+                (name.clone(), Arc::new(upstream))
+            })
+            .collect();
+        Ok(Arc::new(Self {
+            rules: RuleTable::new(config.rules.clone()),
+            limits: RateLimits::new(&config.rate_limits),
+            client: http_client::build(r.connect_timeout),
+            metrics: metrics::GatewayMetrics::register(registry),
+            docs: web::Docs::new(openapi),
+            upstreams,
+            validator,
+            config,
+        }))
+    }
+
+    /// Registers readiness details: upstream health and circuit state (reported, never failing
+    /// the gateway's own readiness, so one broken service does not take the whole API down).
+    pub fn register_checks(self: &Arc<Self>, health: &Health) {
+        for upstream in self.upstreams.values() {
+            let upstream = upstream.clone();
+            let client = self.client.clone();
+            health.register(format!("upstream:{}", upstream.name), false, move || {
+                let upstream = upstream.clone();
+                let client = client.clone();
+                async move { probe(&client, &upstream).await }
+            });
+        }
+        if let Some(validator) = &self.validator {
+            let validator = validator.clone();
+            health.register("jwks", false, move || {
+                let validator = validator.clone();
+                async move { validator.check_keys().await }
+            });
+        }
+    }
+
+    /// Background upkeep (forgetting idle rate-limit buckets) until `stop` fires.
+    pub fn spawn_maintenance(self: &Arc<Self>, stop: CancellationToken) {
+        let gw = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => gw.limits.forget_idle(),
+                    () = stop.cancelled() => break,
+                }
+            }
+        });
+    }
+
+    fn upstream_states(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        self.upstreams
+            .values()
+            .map(|u| (u.name.as_str(), u.breaker.state_name()))
+    }
+}
+
+async fn probe(client: &HttpClient, upstream: &Upstream) -> Result<String, String> {
+    let breaker = upstream.breaker.state_name();
+    let uri = upstream
+        .uri_for("/healthz", None)
+        .map_err(|()| "bad upstream URL".to_owned())?;
+    let req = http::Request::get(uri)
+        .body(axum::body::Body::empty())
+        .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(Duration::from_secs(1), client.request(req)).await {
+        Ok(Ok(resp)) if resp.status().is_success() => Ok(format!("healthy; circuit {breaker}")),
+        Ok(Ok(resp)) => Err(format!("healthz answered {}; circuit {breaker}", resp.status())),
+        Ok(Err(e)) => Err(format!("unreachable ({e}); circuit {breaker}")),
+        Err(_) => Err(format!("no answer within 1 s; circuit {breaker}")),
+    }
+}
+
+/// The gateway's routes wrapped in the standard service layers plus CORS, security headers and
+/// `X-Response-Time`.
+pub fn router(gw: Arc<Gateway>, health: Health, registry: Metrics) -> Router {
+    let app = Router::new()
+        .route("/api/openapi.json", get(web::openapi_json))
+        .route("/api/docs", get(web::docs_page))
+        .route("/.well-known/jwks.json", get(proxy::jwks))
+        .route("/api/{*rest}", any(proxy::api));
+    let app = match &gw.config.spa_dir {
+        Some(dir) => app.fallback_service(web::spa(dir)),
+        None => app.fallback(web::landing),
+    }
+    .with_state(gw.clone());
+    let mut router = dzinza_kit::server::standard_router("gateway", app, health, registry)
+        .layer(axum::middleware::from_fn(response_time));
+    for (name, value) in security_headers(gw.config.behind_tls) {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    if !gw.config.cors_origins.is_empty() {
+        router = router.layer(cors(&gw.config.cors_origins));
+    }
+    router
+}
+
+/// Content-Security-Policy for the web app: only our own origin, no inline scripts.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                   img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; \
+                   object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+
+fn security_headers(behind_tls: bool) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = vec![
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ),
+    ];
+    if behind_tls {
+        headers.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        ));
+    }
+    headers
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            http::Method::GET,
+            http::Method::POST,
+            http::Method::PUT,
+            http::Method::PATCH,
+            http::Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-csrf-token"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+async fn response_time(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let mut response = next.run(request).await;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("{ms:.3}ms")) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-response-time"), v);
+    }
+    response
+}

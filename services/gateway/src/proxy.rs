@@ -1,0 +1,524 @@
+//! The streaming reverse proxy: policy (identity, roles, rate limits, body limits) then the
+//! upstream call with timeouts, retries for idempotent requests and circuit breaking.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use dzinza_kit::Problem;
+use dzinza_kit::identity::{Identity, bearer_token};
+use dzinza_kit::metrics::RouteLabel;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Method, StatusCode, Uri};
+use hyper::body::Incoming;
+use rand::Rng;
+
+use crate::breaker::Admission;
+use crate::config::RouteRule;
+use crate::routes;
+use crate::{Gateway, Upstream};
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
+const X_USER_EMAIL: HeaderName = HeaderName::from_static("x-user-email");
+const X_USER_ROLES: HeaderName = HeaderName::from_static("x-user-roles");
+
+/// Headers that describe one connection and must not be forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// `ANY /api/{*rest}`: routes by resource prefix and forwards.
+pub async fn api(State(gw): State<Arc<Gateway>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let api = match routes::parse(&path) {
+        Ok(api) => api,
+        Err(e) => return with_label(Problem::not_found(e.to_string()).into_response(), None),
+    };
+    let Some(service) = routes::service_for(&gw.config.prefixes, api.prefix) else {
+        let problem = Problem::not_found(format!(
+            "There is no API resource named {:?}.",
+            api.prefix
+        ));
+        return with_label(problem.into_response(), None);
+    };
+    let label = format!("/api/{{version}}/{}", api.prefix);
+    let rule = gw.rules.lookup(&parts.method, api.service_path);
+    let upstream_path = format!("/{}{}", api.version, api.service_path);
+    let response = handle(&gw, service, &upstream_path, rule, parts, body).await;
+    with_label(response, Some(label))
+}
+
+/// `GET /.well-known/jwks.json`: the auth service's public keys.
+pub async fn jwks(State(gw): State<Arc<Gateway>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let rule = RouteRule {
+        public: true,
+        ..RouteRule::default()
+    };
+    let response = handle(&gw, "auth", "/.well-known/jwks.json", &rule, parts, body).await;
+    with_label(response, Some("/.well-known/jwks.json".into()))
+}
+
+fn with_label(mut response: Response, label: Option<String>) -> Response {
+    let label = label.unwrap_or_else(|| dzinza_kit::metrics::UNMATCHED_ROUTE.to_owned());
+    response.extensions_mut().insert(RouteLabel(label));
+    response
+}
+
+async fn handle(
+    gw: &Gateway,
+    service: &str,
+    upstream_path: &str,
+    rule: &RouteRule,
+    mut parts: Parts,
+    body: Body,
+) -> Response {
+    let client_ip = client_ip(&parts, gw.config.forwarded_hops);
+
+    // Identity: nothing the client says about itself gets through except a valid token.
+    strip_identity_headers(&mut parts.headers);
+    let identity = match authenticate(gw, &parts.headers, rule).await {
+        Ok(identity) => identity,
+        Err(problem) => return problem.into_response(),
+    };
+    if let Some(id) = &identity {
+        if !rule.roles.is_empty() && !rule.roles.iter().any(|r| id.has_role(r)) {
+            return Problem::forbidden("Your account does not have the role this endpoint needs.")
+                .into_response();
+        }
+    }
+
+    let class = rule.rate_class.as_deref().unwrap_or(if identity.is_some() {
+        "authenticated"
+    } else {
+        "anonymous"
+    });
+    let key = match &identity {
+        Some(id) => format!("user:{}", id.user_id),
+        None => format!("ip:{client_ip}"),
+    };
+    let decision = gw.limits.check(class, &key);
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        let mut response = Problem::too_many_requests(d.reset_secs).into_response();
+        d.write_headers(response.headers_mut());
+        return response;
+    }
+
+    let limit = rule.body_limit.unwrap_or(gw.config.default_body_limit);
+    if content_length(&parts.headers).is_some_and(|len| len > limit) {
+        return Problem::payload_too_large(limit).into_response();
+    }
+
+    let Some(upstream) = gw.upstreams.get(service) else {
+        return Problem::unavailable(format!("No upstream is configured for {service}."))
+            .into_response();
+    };
+    prepare_headers(gw, &mut parts, client_ip, identity.as_ref());
+    let uri = match upstream.uri_for(upstream_path, parts.uri.query()) {
+        Ok(uri) => uri,
+        Err(()) => return Problem::bad_request("The request path cannot be forwarded.").into_response(),
+    };
+    let retryable = is_retryable(&parts.method, &parts.headers);
+    let timeout = rule.timeout.unwrap_or(gw.config.resilience.request_timeout);
+    let body = Body::new(http_body_util::Limited::new(
+        body,
+        usize::try_from(limit).unwrap_or(usize::MAX),
+    ));
+
+    let mut response = match forward(gw, upstream, parts, uri, body, timeout, retryable).await {
+        Ok(resp) => finish_response(resp),
+        Err(e) => e.into_problem(&upstream.name, limit).into_response(),
+    };
+    if let Some(d) = decision {
+        d.write_headers(response.headers_mut());
+    }
+    response
+}
+
+async fn authenticate(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    rule: &RouteRule,
+) -> Result<Option<Identity>, Problem> {
+    let token = bearer_token(headers);
+    match (token, &gw.validator) {
+        (None, _) if rule.public => Ok(None),
+        (None, _) => Err(Problem::unauthorized("Sign in to use this endpoint.")),
+        (Some(_), None) if rule.public => Ok(None),
+        (Some(_), None) => Err(Problem::unavailable(
+            "The gateway has no identity provider configured (DZINZA_JWKS_URL).",
+        )),
+        (Some(token), Some(validator)) => match validator.validate(token).await {
+            Ok(identity) => Ok(Some(identity)),
+            // A stale token must not lock anyone out of login or refresh.
+            Err(_) if rule.public => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+fn strip_identity_headers(headers: &mut HeaderMap) {
+    let forged: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("x-user-"))
+        .cloned()
+        .collect();
+    for name in forged {
+        headers.remove(name);
+    }
+}
+
+fn client_ip(parts: &Parts, hops: usize) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    if hops == 0 {
+        return peer;
+    }
+    let chain: Vec<&str> = parts
+        .headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    chain
+        .len()
+        .checked_sub(hops)
+        .and_then(|i| chain.get(i))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(peer)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn is_retryable(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && content_length(headers).unwrap_or(0) == 0
+        && !headers.contains_key(header::TRANSFER_ENCODING)
+}
+
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+fn prepare_headers(gw: &Gateway, parts: &mut Parts, client_ip: IpAddr, identity: Option<&Identity>) {
+    let trusted = gw.config.forwarded_hops > 0;
+    let headers = &mut parts.headers;
+    remove_hop_by_hop(headers);
+    let host = headers.remove(header::HOST);
+
+    let ip = client_ip.to_string();
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(existing) if trusted => format!("{existing}, {ip}"),
+        _ => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    if !(trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
+        let proto = if gw.config.behind_tls { "https" } else { "http" };
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    }
+    if !(trusted && headers.contains_key(&X_FORWARDED_HOST)) {
+        if let Some(host) = host.or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        }) {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
+    }
+
+    if let Some(id) = identity {
+        if let Ok(v) = HeaderValue::from_str(&id.user_id) {
+            headers.insert(X_USER_ID, v);
+        }
+        if let Some(Ok(v)) = id.email.as_deref().map(HeaderValue::from_str) {
+            headers.insert(X_USER_EMAIL, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&id.roles.join(",")) {
+            headers.insert(X_USER_ROLES, v);
+        }
+        // Cookie-authenticated browsers: services validate the same token from Authorization.
+        if !headers.contains_key(header::AUTHORIZATION) {
+            if let Some(Ok(v)) =
+                bearer_token(headers).map(|t| HeaderValue::from_str(&format!("Bearer {t}")))
+            {
+                headers.insert(header::AUTHORIZATION, v);
+            }
+        }
+    }
+    dzinza_kit::telemetry::inject_context(headers);
+}
+
+fn finish_response(response: http::Response<Incoming>) -> Response {
+    let (mut parts, body) = response.into_parts();
+    remove_hop_by_hop(&mut parts.headers);
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// Why forwarding failed.
+#[derive(Debug)]
+pub(crate) enum ForwardError {
+    CircuitOpen(Duration),
+    Connect(String),
+    Timeout(Duration),
+    BodyTooLarge,
+    Upstream(String),
+}
+
+impl ForwardError {
+    fn into_problem(self, upstream: &str, limit: u64) -> Problem {
+        match self {
+            Self::CircuitOpen(wait) => {
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "upstream_circuit_open",
+                    "Service temporarily unavailable",
+                )
+                .with_detail(format!(
+                    "The {upstream} service is failing; calls are paused for {secs} s."
+                ))
+                .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
+            }
+            Self::Connect(e) => {
+                tracing::warn!(upstream, error = %e, "upstream unreachable");
+                Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_unavailable",
+                    "Upstream unavailable",
+                )
+                .with_detail(format!("The {upstream} service cannot be reached."))
+            }
+            Self::Timeout(after) => Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                "Upstream timed out",
+            )
+            .with_detail(format!(
+                "The {upstream} service did not answer within {} ms.",
+                after.as_millis()
+            )),
+            Self::BodyTooLarge => Problem::payload_too_large(limit),
+            Self::Upstream(e) => {
+                tracing::warn!(upstream, error = %e, "upstream call failed");
+                Problem::new(StatusCode::BAD_GATEWAY, "upstream_error", "Upstream error")
+                    .with_detail(format!("The {upstream} service failed to answer."))
+            }
+        }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::CircuitOpen(_) => "circuit_open",
+            Self::Connect(_) => "connect_error",
+            Self::Timeout(_) => "timeout",
+            Self::BodyTooLarge => "body_too_large",
+            Self::Upstream(_) => "error",
+        }
+    }
+}
+
+fn is_body_limit_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let cap = base.saturating_mul(1 << attempt.min(10));
+    // Full jitter: spreads retries of many clients over the whole window.
+    let ms = rand::rng().random_range(0..=cap.as_millis().max(1) as u64);
+    Duration::from_millis(ms)
+}
+
+async fn forward(
+    gw: &Gateway,
+    upstream: &Upstream,
+    parts: Parts,
+    uri: Uri,
+    body: Body,
+    timeout: Duration,
+    retryable: bool,
+) -> Result<http::Response<Incoming>, ForwardError> {
+    let max_attempts = if retryable {
+        gw.config.resilience.retries + 1
+    } else {
+        1
+    };
+    let mut body = Some(body);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut req = http::Request::builder()
+            .method(parts.method.clone())
+            .uri(uri.clone())
+            .version(http::Version::HTTP_11)
+            .body(body.take().unwrap_or_else(Body::empty))
+            .map_err(|e| ForwardError::Upstream(e.to_string()))?;
+        *req.headers_mut() = parts.headers.clone();
+
+        let result = attempt_once(gw, upstream, req, timeout).await;
+        let retry = attempt < max_attempts
+            && match &result {
+                Ok(resp) => is_gateway_failure(resp.status()),
+                Err(ForwardError::Connect(_)) => true,
+                Err(_) => false,
+            };
+        let outcome = match &result {
+            Ok(resp) if is_gateway_failure(resp.status()) => "bad_status",
+            Ok(_) => "ok",
+            Err(e) => e.outcome(),
+        };
+        gw.metrics.upstream_call(&upstream.name, outcome);
+        if !retry {
+            return result;
+        }
+        gw.metrics.upstream_retry(&upstream.name);
+        tokio::time::sleep(backoff(gw.config.resilience.retry_base_delay, attempt - 1)).await;
+    }
+}
+
+fn is_gateway_failure(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+async fn attempt_once(
+    gw: &Gateway,
+    upstream: &Upstream,
+    req: http::Request<Body>,
+    timeout: Duration,
+) -> Result<http::Response<Incoming>, ForwardError> {
+    if let Admission::Refused(wait) = upstream.breaker.admit() {
+        return Err(ForwardError::CircuitOpen(wait));
+    }
+    match tokio::time::timeout(timeout, gw.client.request(req)).await {
+        Err(_) => {
+            upstream.breaker.record_failure();
+            Err(ForwardError::Timeout(timeout))
+        }
+        Ok(Ok(resp)) => {
+            if is_gateway_failure(resp.status()) {
+                upstream.breaker.record_failure();
+            } else {
+                upstream.breaker.record_success();
+            }
+            Ok(resp)
+        }
+        Ok(Err(e)) if is_body_limit_error(&e) => Err(ForwardError::BodyTooLarge),
+        Ok(Err(e)) => {
+            upstream.breaker.record_failure();
+            let text = error_chain(&e);
+            if e.is_connect() {
+                Err(ForwardError::Connect(text))
+            } else {
+                Err(ForwardError::Upstream(text))
+            }
+        }
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_connection_named_ones_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, "keep-alive, x-secret-hop".parse().unwrap());
+        h.insert("x-secret-hop", "1".parse().unwrap());
+        h.insert(header::TRANSFER_ENCODING, "chunked".parse().unwrap());
+        h.insert(header::UPGRADE, "websocket".parse().unwrap());
+        h.insert(header::ACCEPT, "application/json".parse().unwrap());
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key(header::ACCEPT));
+    }
+
+    #[test]
+    fn only_bodiless_safe_methods_retry() {
+        let empty = HeaderMap::new();
+        assert!(is_retryable(&Method::GET, &empty));
+        assert!(!is_retryable(&Method::POST, &empty));
+        assert!(!is_retryable(&Method::DELETE, &empty));
+        let mut with_body = HeaderMap::new();
+        with_body.insert(header::CONTENT_LENGTH, "5".parse().unwrap());
+        assert!(!is_retryable(&Method::GET, &with_body));
+    }
+
+    #[test]
+    fn client_ip_uses_trusted_forwarded_hops_only() {
+        let mut req = http::Request::get("/").body(()).unwrap();
+        req.headers_mut()
+            .insert(X_FORWARDED_FOR, "6.6.6.6, 10.0.0.7".parse().unwrap());
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([10, 1, 1, 1], 5000))));
+        let (parts, ()) = req.into_parts();
+        assert_eq!(client_ip(&parts, 0).to_string(), "10.1.1.1");
+        assert_eq!(client_ip(&parts, 1).to_string(), "10.0.0.7");
+        assert_eq!(client_ip(&parts, 2).to_string(), "6.6.6.6");
+        assert_eq!(client_ip(&parts, 3).to_string(), "10.1.1.1");
+    }
+
+    #[test]
+    fn backoff_stays_within_the_doubling_cap() {
+        for attempt in 0..5 {
+            let d = backoff(Duration::from_millis(10), attempt);
+            assert!(d <= Duration::from_millis(10 << attempt));
+        }
+    }
+}

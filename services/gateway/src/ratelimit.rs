@@ -1,0 +1,160 @@
+//! Token-bucket rate limiting per client IP (anonymous) or per user (authenticated), by class.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::RateLimit;
+
+type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+struct Class {
+    limit: RateLimit,
+    limiter: Keyed,
+}
+
+/// Every configured class's buckets.
+pub struct RateLimits {
+    classes: BTreeMap<String, Class>,
+    clock: DefaultClock,
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits")
+            .field("classes", &self.classes.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The outcome of one check, with what the `RateLimit-*` headers should say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the request may proceed.
+    pub allowed: bool,
+    /// Bucket size.
+    pub limit: u32,
+    /// Requests left right now.
+    pub remaining: u32,
+    /// Seconds until the bucket is full again (allowed) or until the next request may pass (refused).
+    pub reset_secs: u64,
+}
+
+impl Decision {
+    /// Writes `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        headers.insert(
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderValue::from(self.limit),
+        );
+        headers.insert(
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderValue::from(self.remaining),
+        );
+        headers.insert(
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderValue::from(self.reset_secs),
+        );
+    }
+}
+
+impl RateLimits {
+    /// Buckets for each class.
+    pub fn new(classes: &BTreeMap<String, RateLimit>) -> Self {
+        let classes = classes
+            .iter()
+            .map(|(name, limit)| {
+                let per_minute = NonZeroU32::new(limit.per_minute).unwrap_or(NonZeroU32::MIN);
+                let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
+                let quota = Quota::per_minute(per_minute).allow_burst(burst);
+                let limiter = RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>();
+                (
+                    name.clone(),
+                    Class {
+                        limit: *limit,
+                        limiter,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            classes,
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Takes one token from `key`'s bucket in `class`; unknown classes are not limited.
+    pub fn check(&self, class: &str, key: &str) -> Option<Decision> {
+        let class = self.classes.get(class)?;
+        let burst = class.limit.burst;
+        let refill = Duration::from_secs(60) / class.limit.per_minute.max(1);
+        Some(match class.limiter.check_key(&key.to_owned()) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let used = burst.saturating_sub(remaining);
+                Decision {
+                    allowed: true,
+                    limit: burst,
+                    remaining,
+                    reset_secs: (refill * used).as_secs_f64().ceil() as u64,
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                Decision {
+                    allowed: false,
+                    limit: burst,
+                    remaining: 0,
+                    reset_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                }
+            }
+        })
+    }
+
+    /// Forgets buckets that are full again, so memory tracks active clients only.
+    pub fn forget_idle(&self) {
+        for class in self.classes.values() {
+            class.limiter.retain_recent();
+            class.limiter.shrink_to_fit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_minute: u32, burst: u32) -> RateLimits {
+        RateLimits::new(&BTreeMap::from([(
+            "c".to_owned(),
+            RateLimit { per_minute, burst },
+        )]))
+    }
+
+    #[test]
+    fn empties_then_refuses_with_retry_time_per_key() {
+        let l = limits(60, 3);
+        let d: Vec<_> = (0..3).map(|_| l.check("c", "ip1").unwrap()).collect();
+        assert!(d.iter().all(|d| d.allowed));
+        assert_eq!(d[2].remaining, 0);
+        let refused = l.check("c", "ip1").unwrap();
+        assert!(!refused.allowed);
+        assert!(refused.reset_secs >= 1);
+        assert!(l.check("c", "ip2").unwrap().allowed, "other keys have their own bucket");
+        assert!(l.check("nope", "ip1").is_none());
+    }
+
+    #[test]
+    fn headers_are_written() {
+        let mut h = HeaderMap::new();
+        limits(60, 5).check("c", "k").unwrap().write_headers(&mut h);
+        assert_eq!(h["ratelimit-limit"], "5");
+        assert_eq!(h["ratelimit-remaining"], "4");
+    }
+}

@@ -1,0 +1,236 @@
+//! Prometheus metrics: a shared registry, HTTP request metrics by route template, `GET /metrics`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Route label for requests that matched no route template; keeps label cardinality bounded.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// A response extension that overrides the route label (e.g. the gateway's `/api/{v}/auth/*`).
+#[derive(Debug, Clone)]
+pub struct RouteLabel(pub String);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    service: String,
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DurationLabels {
+    service: String,
+    method: String,
+    route: String,
+}
+
+/// The process's metrics registry plus the HTTP request metrics recorded by [`track_requests`].
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Mutex<Registry>>,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<DurationLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// A registry with the HTTP request metrics registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations = Family::<DurationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
+        });
+        registry.register(
+            "http_requests",
+            "HTTP requests served, by service, method, route template and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to response headers, by service, method and route template",
+            durations.clone(),
+        );
+        Self {
+            registry: Arc::new(Mutex::new(registry)),
+            requests,
+            durations,
+        }
+    }
+
+    /// Registers a further metric (job queue depth, pool use, ...).
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        // A poisoned lock only means another registration panicked; the registry is still usable.
+        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        registry.register(name, help, metric);
+    }
+
+    /// The text exposition of every registered metric.
+    pub fn render(&self) -> String {
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &registry);
+        out
+    }
+
+    fn record(&self, service: &str, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                service: service.to_owned(),
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.durations
+            .get_or_create(&DurationLabels {
+                service: service.to_owned(),
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+}
+
+/// State for [`track_requests`]: which service is recording, into which registry.
+#[derive(Clone, Debug)]
+pub struct RequestMetrics {
+    /// Service label value.
+    pub service: &'static str,
+    /// Registry to record into.
+    pub metrics: Metrics,
+}
+
+/// Middleware recording `http_requests_total` and `http_request_duration_seconds`.
+///
+/// The route label is the matched route template (never the raw path), or the handler's
+/// [`RouteLabel`] response extension, or [`UNMATCHED_ROUTE`].
+pub async fn track_requests(
+    State(state): State<RequestMetrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let start = Instant::now();
+    let method = normalise_method(request.method());
+    let matched = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<RouteLabel>()
+        .map(|r| r.0.clone())
+        .or(matched)
+        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    state.metrics.record(
+        state.service,
+        method,
+        &route,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// Collapses unknown methods into one label value so clients cannot mint label values.
+fn normalise_method(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::PATCH => "PATCH",
+        http::Method::DELETE => "DELETE",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// `GET /metrics` handler.
+pub async fn metrics_handler(State(metrics): State<Metrics>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        metrics.render(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn labels_by_route_template_not_raw_path() {
+        let metrics = Metrics::new();
+        let app = Router::new()
+            .route("/trees/{id}", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(
+                RequestMetrics {
+                    service: "test",
+                    metrics: metrics.clone(),
+                },
+                track_requests,
+            ));
+        for id in ["1", "2", "3"] {
+            let req = Request::get(format!("/trees/{id}"))
+                .body(Body::empty())
+                .unwrap();
+            app.clone().oneshot(req).await.unwrap();
+        }
+        let req = Request::get("/nope/123").body(Body::empty()).unwrap();
+        app.clone().oneshot(req).await.unwrap();
+
+        let text = metrics.render();
+        assert!(text.contains(
+            r#"http_requests_total{service="test",method="GET",route="/trees/{id}",status="200"} 3"#
+        ));
+        assert!(text.contains(r#"route="unmatched",status="404"} 1"#));
+        assert!(!text.contains("/trees/1"));
+        assert!(text.contains("http_request_duration_seconds_bucket"));
+    }
+
+    #[test]
+    fn unknown_methods_collapse() {
+        let m = http::Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(normalise_method(&m), "OTHER");
+    }
+}
