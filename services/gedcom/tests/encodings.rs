@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use dzinza_gedcom::reader::{EncodingSource, ReaderOptions};
-use dzinza_gedcom::{Encoding, GedcomReader, Record, read_gedcom};
+use dzinza_gedcom::{Encoding, GedcomReader, read_gedcom};
 
 /// Names and note text of every individual, in order.
 fn people(bytes: &[u8]) -> Vec<(String, String)> {
