@@ -1,1 +1,58 @@
-fn main() {}
+//! `dzinza`: every Dzinza service and operational command in one binary.
+//!
+//! `dzinza serve` runs the whole platform in one process on embedded backends (target `all`);
+//! `dzinza serve --target gateway` (or another target) runs one service, as the operator deploys it.
+
+mod commands;
+mod serve;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Dzinza: a genealogy platform. Families build trees together, import and export GEDCOM,
+/// merge duplicates, attach photos and search.
+#[derive(Debug, Parser)]
+#[command(name = "dzinza", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run services: all of them in one process (the default), or one target.
+    Serve(Box<serve::ServeArgs>),
+    /// Apply database migrations, indexes and search mappings, then exit.
+    Migrate(serve::MigrateArgs),
+    /// Read, check and convert GEDCOM files.
+    #[command(subcommand)]
+    Gedcom(commands::gedcom::GedcomCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => run_async(serve::serve(*args)),
+        Command::Migrate(args) => run_async(serve::migrate(args)),
+        Command::Gedcom(cmd) => commands::gedcom::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_async<F>(future: F) -> anyhow::Result<ExitCode>
+where
+    F: Future<Output = anyhow::Result<ExitCode>>,
+{
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
+}

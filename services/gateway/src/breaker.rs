@@ -116,7 +116,10 @@ mod tests {
 
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(b.admit(), Admission::Allowed, "probe after cool-down");
-        assert!(matches!(b.admit(), Admission::Refused(_)), "one probe at a time");
+        assert!(
+            matches!(b.admit(), Admission::Refused(_)),
+            "one probe at a time"
+        );
         b.record_success();
         assert_eq!(b.state_name(), "closed");
         assert_eq!(b.admit(), Admission::Allowed);

@@ -448,7 +448,8 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("nowhere"));
 
         let mut c = GatewayConfig::default();
-        c.upstreams.insert("auth".into(), "https://tls.example".into());
+        c.upstreams
+            .insert("auth".into(), "https://tls.example".into());
         assert!(c.validate().is_err());
 
         let dir = tempfile::tempdir().unwrap();

@@ -36,6 +36,20 @@ use crate::config::ConfigError;
 use crate::ratelimit::RateLimits;
 use crate::routes::RuleTable;
 
+/// The gateway's own operations, for the merged API description.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(web::openapi_json, web::docs_page),
+    components(schemas(dzinza_kit::problem::ProblemBody, dzinza_kit::problem::FieldError)),
+    tags((name = "gateway", description = "API description and reference"))
+)]
+struct GatewayApi;
+
+/// The gateway's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <GatewayApi as utoipa::OpenApi>::openapi()
+}
+
 /// One upstream service.
 #[derive(Debug)]
 pub struct Upstream {
@@ -159,7 +173,10 @@ async fn probe(client: &HttpClient, upstream: &Upstream) -> Result<String, Strin
         .map_err(|e| e.to_string())?;
     match tokio::time::timeout(Duration::from_secs(1), client.request(req)).await {
         Ok(Ok(resp)) if resp.status().is_success() => Ok(format!("healthy; circuit {breaker}")),
-        Ok(Ok(resp)) => Err(format!("healthz answered {}; circuit {breaker}", resp.status())),
+        Ok(Ok(resp)) => Err(format!(
+            "healthz answered {}; circuit {breaker}",
+            resp.status()
+        )),
         Ok(Err(e)) => Err(format!("unreachable ({e}); circuit {breaker}")),
         Err(_) => Err(format!("no answer within 1 s; circuit {breaker}")),
     }

@@ -50,10 +50,8 @@ pub async fn api(State(gw): State<Arc<Gateway>>, request: Request) -> Response {
         Err(e) => return with_label(Problem::not_found(e.to_string()).into_response(), None),
     };
     let Some(service) = routes::service_for(&gw.config.prefixes, api.prefix) else {
-        let problem = Problem::not_found(format!(
-            "There is no API resource named {:?}.",
-            api.prefix
-        ));
+        let problem =
+            Problem::not_found(format!("There is no API resource named {:?}.", api.prefix));
         return with_label(problem.into_response(), None);
     };
     let label = format!("/api/{{version}}/{}", api.prefix);
@@ -131,7 +129,9 @@ async fn handle(
     prepare_headers(gw, &mut parts, client_ip, identity.as_ref());
     let uri = match upstream.uri_for(upstream_path, parts.uri.query()) {
         Ok(uri) => uri,
-        Err(()) => return Problem::bad_request("The request path cannot be forwarded.").into_response(),
+        Err(()) => {
+            return Problem::bad_request("The request path cannot be forwarded.").into_response();
+        }
     };
     let retryable = is_retryable(&parts.method, &parts.headers);
     let timeout = rule.timeout.unwrap_or(gw.config.resilience.request_timeout);
@@ -234,7 +234,12 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn prepare_headers(gw: &Gateway, parts: &mut Parts, client_ip: IpAddr, identity: Option<&Identity>) {
+fn prepare_headers(
+    gw: &Gateway,
+    parts: &mut Parts,
+    client_ip: IpAddr,
+    identity: Option<&Identity>,
+) {
     let trusted = gw.config.forwarded_hops > 0;
     let headers = &mut parts.headers;
     remove_hop_by_hop(headers);
@@ -249,7 +254,11 @@ fn prepare_headers(gw: &Gateway, parts: &mut Parts, client_ip: IpAddr, identity:
         headers.insert(X_FORWARDED_FOR, v);
     }
     if !(trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
-        let proto = if gw.config.behind_tls { "https" } else { "http" };
+        let proto = if gw.config.behind_tls {
+            "https"
+        } else {
+            "http"
+        };
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
     if !(trusted && headers.contains_key(&X_FORWARDED_HOST)) {
@@ -479,7 +488,10 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_and_connection_named_ones_are_removed() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, "keep-alive, x-secret-hop".parse().unwrap());
+        h.insert(
+            header::CONNECTION,
+            "keep-alive, x-secret-hop".parse().unwrap(),
+        );
         h.insert("x-secret-hop", "1".parse().unwrap());
         h.insert(header::TRANSFER_ENCODING, "chunked".parse().unwrap());
         h.insert(header::UPGRADE, "websocket".parse().unwrap());

@@ -12,7 +12,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::RateLimit;
 
-type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+type Keyed =
+    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
 struct Class {
     limit: RateLimit,
@@ -73,7 +74,8 @@ impl RateLimits {
                 let per_minute = NonZeroU32::new(limit.per_minute).unwrap_or(NonZeroU32::MIN);
                 let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
                 let quota = Quota::per_minute(per_minute).allow_burst(burst);
-                let limiter = RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>();
+                let limiter =
+                    RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>();
                 (
                     name.clone(),
                     Class {
@@ -146,7 +148,10 @@ mod tests {
         let refused = l.check("c", "ip1").unwrap();
         assert!(!refused.allowed);
         assert!(refused.reset_secs >= 1);
-        assert!(l.check("c", "ip2").unwrap().allowed, "other keys have their own bucket");
+        assert!(
+            l.check("c", "ip2").unwrap().allowed,
+            "other keys have their own bucket"
+        );
         assert!(l.check("nope", "ip1").is_none());
     }
 

@@ -77,7 +77,9 @@ impl RuleTable {
             .find(|r| {
                 segment_prefix(&r.path, service_path)
                     && (r.methods.is_empty()
-                        || r.methods.iter().any(|m| m.eq_ignore_ascii_case(method.as_str())))
+                        || r.methods
+                            .iter()
+                            .any(|m| m.eq_ignore_ascii_case(method.as_str())))
             })
             .unwrap_or(&DEFAULT_RULE)
     }
@@ -116,7 +118,14 @@ mod tests {
 
     #[test]
     fn refuses_paths_without_version_or_prefix() {
-        for bad in ["/api/auth/login", "/api/v1", "/api/v1/", "/api/vx/auth", "/api/v/auth", "/other"] {
+        for bad in [
+            "/api/auth/login",
+            "/api/v1",
+            "/api/v1/",
+            "/api/vx/auth",
+            "/api/v/auth",
+            "/other",
+        ] {
             assert_eq!(parse(bad), Err(PathError::NoVersion), "{bad}");
         }
     }

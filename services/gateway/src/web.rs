@@ -28,15 +28,22 @@ impl Docs {
 }
 
 /// `GET /api/openapi.json`.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "gateway",
+    responses((status = 200, description = "The merged OpenAPI 3.1 document of every service")))]
 pub(crate) async fn openapi_json(State(gw): State<Arc<Gateway>>) -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         gw.docs.json.clone(),
     )
         .into_response()
 }
 
 /// `GET /api/docs`.
+#[utoipa::path(get, path = "/api/docs", tag = "gateway",
+    responses((status = 200, description = "A browsable HTML reference of the API", content_type = "text/html")))]
 pub(crate) async fn docs_page(State(gw): State<Arc<Gateway>>) -> Html<String> {
     Html(gw.docs.html.clone())
 }

@@ -161,14 +161,9 @@ mod tests {
 
     #[test]
     fn flags_parse_durations_and_addresses() {
-        let cli = Cli::try_parse_from([
-            "x",
-            "--listen",
-            "0.0.0.0:9000",
-            "--shutdown-grace",
-            "1m 5s",
-        ])
-        .unwrap();
+        let cli =
+            Cli::try_parse_from(["x", "--listen", "0.0.0.0:9000", "--shutdown-grace", "1m 5s"])
+                .unwrap();
         assert_eq!(cli.common.listen.port(), 9000);
         assert_eq!(cli.common.shutdown_grace, Duration::from_secs(65));
         assert!(Cli::try_parse_from(["x", "--shutdown-grace", "soon"]).is_err());

@@ -185,7 +185,9 @@ mod tests {
     #[tokio::test]
     async fn names_failing_and_timed_out_checks() {
         let h = Health::new(Duration::from_millis(50));
-        h.register("db", true, || async { Err("connection refused".to_owned()) });
+        h.register("db", true, || async {
+            Err("connection refused".to_owned())
+        });
         h.register("slow", true, || async {
             tokio::time::sleep(Duration::from_secs(5)).await;
             Ok(String::new())

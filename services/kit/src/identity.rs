@@ -281,7 +281,9 @@ impl TokenValidator {
 
     /// Whether keys are loaded (or loadable now): used as a readiness check.
     pub async fn check_keys(&self) -> Result<String, String> {
-        self.refresh_if_stale(false).await.map_err(|e| e.to_string())?;
+        self.refresh_if_stale(false)
+            .await
+            .map_err(|e| e.to_string())?;
         let n = self.cache.read().await.keys.len();
         Ok(format!("{n} signing keys"))
     }
@@ -459,13 +461,9 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_none_and_hmac_before_key_lookup() {
-        let v = TokenValidator::from_jwks(
-            &JwkSet { keys: vec![] },
-            "dzinza",
-            "dzinza",
-            Duration::ZERO,
-        )
-        .unwrap();
+        let v =
+            TokenValidator::from_jwks(&JwkSet { keys: vec![] }, "dzinza", "dzinza", Duration::ZERO)
+                .unwrap();
         // {"alg":"none","typ":"JWT"}.{"sub":"x"}.
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4In0.";
         assert!(v.validate(none).await.is_err());
@@ -485,8 +483,13 @@ mod tests {
     fn jwks_url_must_be_http() {
         assert!(TokenValidator::from_url("ftp://x/jwks", "i", "a", Duration::ZERO).is_err());
         assert!(
-            TokenValidator::from_url("http://auth:8080/.well-known/jwks.json", "i", "a", Duration::ZERO)
-                .is_ok()
+            TokenValidator::from_url(
+                "http://auth:8080/.well-known/jwks.json",
+                "i",
+                "a",
+                Duration::ZERO
+            )
+            .is_ok()
         );
     }
 }

@@ -162,7 +162,10 @@ mod tests {
     fn doc(path: &str, summary: &str) -> OpenApi {
         let op = OperationBuilder::new()
             .summary(Some(summary))
-            .response("200", ResponseBuilder::new().description("ok <fine>").build())
+            .response(
+                "200",
+                ResponseBuilder::new().description("ok <fine>").build(),
+            )
             .build();
         utoipa::openapi::OpenApiBuilder::new()
             .paths(PathsBuilder::new().path(path, PathItem::new(HttpMethod::Get, op)))

@@ -192,7 +192,10 @@ impl Problem {
 
     fn body(&self) -> Value {
         let mut body = Map::new();
-        body.insert("type".into(), Value::from(format!("{TYPE_BASE}{}", self.code)));
+        body.insert(
+            "type".into(),
+            Value::from(format!("{TYPE_BASE}{}", self.code)),
+        );
         body.insert("title".into(), Value::from(self.title.clone()));
         body.insert("status".into(), Value::from(self.status.as_u16()));
         if let Some(detail) = &self.detail {
@@ -222,10 +225,9 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = self.body();
         let mut response = (self.status, Json(body)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PROBLEM_JSON),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         response.headers_mut().extend(self.headers);
         response
     }

@@ -23,7 +23,12 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps a service's routes with `/healthz`, `/readyz`, `/metrics`, request-id generation and
 /// propagation, a request span (request id, method, route, status, latency) and request metrics.
-pub fn standard_router(service: &'static str, app: Router, health: Health, metrics: Metrics) -> Router {
+pub fn standard_router(
+    service: &'static str,
+    app: Router,
+    health: Health,
+    metrics: Metrics,
+) -> Router {
     let ops = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz).with_state(health))

@@ -136,7 +136,8 @@ impl Injector for HeaderInjector<'_> {
 
 /// Makes `span` a child of the W3C trace context in inbound `headers`, if any.
 pub fn set_parent_from(span: &Span, headers: &HeaderMap) {
-    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
     let _ = span.set_parent(parent);
 }
 

@@ -1,0 +1,3 @@
+//! Operational subcommands that are not services.
+
+pub mod gedcom;
