@@ -357,13 +357,13 @@ impl GatewayConfig {
                     rule.path
                 )));
             }
-            if let Some(class) = &rule.rate_class {
-                if !self.rate_limits.contains_key(class) {
-                    return Err(ConfigError::Invalid(format!(
-                        "rule {:?} names unknown rate class {class:?}",
-                        rule.path
-                    )));
-                }
+            if let Some(class) = &rule.rate_class
+                && !self.rate_limits.contains_key(class)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "rule {:?} names unknown rate class {class:?}",
+                    rule.path
+                )));
             }
         }
         if self.resilience.breaker_failures == 0 {
@@ -426,8 +426,10 @@ mod tests {
     fn yaml_file_and_overrides_apply_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gw.yaml");
-        let mut c = GatewayConfig::default();
-        c.default_body_limit = 123;
+        let c = GatewayConfig {
+            default_body_limit: 123,
+            ..GatewayConfig::default()
+        };
         std::fs::write(&path, serde_yaml::to_string(&c).unwrap()).unwrap();
         let args = GatewayArgs {
             gateway_config: Some(path),

@@ -94,11 +94,12 @@ async fn handle(
         Ok(identity) => identity,
         Err(problem) => return problem.into_response(),
     };
-    if let Some(id) = &identity {
-        if !rule.roles.is_empty() && !rule.roles.iter().any(|r| id.has_role(r)) {
-            return Problem::forbidden("Your account does not have the role this endpoint needs.")
-                .into_response();
-        }
+    if let Some(id) = &identity
+        && !rule.roles.is_empty()
+        && !rule.roles.iter().any(|r| id.has_role(r))
+    {
+        return Problem::forbidden("Your account does not have the role this endpoint needs.")
+            .into_response();
     }
 
     let class = rule.rate_class.as_deref().unwrap_or(if identity.is_some() {
@@ -261,15 +262,15 @@ fn prepare_headers(
         };
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
-    if !(trusted && headers.contains_key(&X_FORWARDED_HOST)) {
-        if let Some(host) = host.or_else(|| {
+    if !(trusted && headers.contains_key(&X_FORWARDED_HOST))
+        && let Some(host) = host.or_else(|| {
             parts
                 .uri
                 .authority()
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        }) {
-            headers.insert(X_FORWARDED_HOST, host);
-        }
+        })
+    {
+        headers.insert(X_FORWARDED_HOST, host);
     }
 
     if let Some(id) = identity {
@@ -283,12 +284,11 @@ fn prepare_headers(
             headers.insert(X_USER_ROLES, v);
         }
         // Cookie-authenticated browsers: services validate the same token from Authorization.
-        if !headers.contains_key(header::AUTHORIZATION) {
-            if let Some(Ok(v)) =
+        if !headers.contains_key(header::AUTHORIZATION)
+            && let Some(Ok(v)) =
                 bearer_token(headers).map(|t| HeaderValue::from_str(&format!("Bearer {t}")))
-            {
-                headers.insert(header::AUTHORIZATION, v);
-            }
+        {
+            headers.insert(header::AUTHORIZATION, v);
         }
     }
     dzinza_kit::telemetry::inject_context(headers);

@@ -124,7 +124,10 @@ struct KeyEntry {
 
 /// Where keys come from.
 enum KeySource {
-    Url { client: HttpClient, url: http::Uri },
+    Url {
+        client: Box<HttpClient>,
+        url: http::Uri,
+    },
     Static,
 }
 
@@ -184,7 +187,7 @@ impl TokenValidator {
         }
         Ok(Self::new(
             KeySource::Url {
-                client: http_client::build(Duration::from_secs(2)),
+                client: Box::new(http_client::build(Duration::from_secs(2))),
                 url,
             },
             HashMap::new(),
