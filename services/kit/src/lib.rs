@@ -10,5 +10,6 @@ pub mod openapi;
 pub mod problem;
 pub mod server;
 pub mod telemetry;
+pub mod testing;
 
 pub use problem::Problem;
