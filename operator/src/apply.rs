@@ -11,9 +11,9 @@ use kube::{Client, ResourceExt};
 use serde_json::Value;
 use tracing::{debug, info};
 
+use crate::Result;
 use crate::kinds::{self, ChildKind};
 use crate::render::{APPLIED_HASH, FIELD_MANAGER, Rendered, Stages, children_selector};
-use crate::Result;
 
 /// Writes and reads of one platform's children.
 pub struct Applier {
@@ -128,11 +128,7 @@ impl Applier {
         Ok(list
             .items
             .into_iter()
-            .filter(|o| {
-                o.owner_references()
-                    .iter()
-                    .any(|r| r.uid == self.owner_uid)
-            })
+            .filter(|o| o.owner_references().iter().any(|r| r.uid == self.owner_uid))
             .collect())
     }
 
@@ -147,11 +143,17 @@ impl Applier {
             }
             for obj in self.list_children(kind).await? {
                 let name = obj.name_any();
-                if wanted.contains(&(kind, name.as_str())) || obj.metadata.deletion_timestamp.is_some() {
+                if wanted.contains(&(kind, name.as_str()))
+                    || obj.metadata.deletion_timestamp.is_some()
+                {
                     continue;
                 }
                 audit_kind(kind, "delete");
-                match self.api(kind).delete(&name, &DeleteParams::background()).await {
+                match self
+                    .api(kind)
+                    .delete(&name, &DeleteParams::background())
+                    .await
+                {
                     Ok(_) => {}
                     // Already gone: the outcome we wanted.
                     Err(kube::Error::Api(s)) if s.is_not_found() => {}

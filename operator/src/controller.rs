@@ -58,7 +58,12 @@ pub struct Context {
 
 impl Context {
     /// A context; `instance` names this operator replica in Events.
-    pub fn new(client: Client, instance: Option<String>, metrics: Arc<Metrics>, events: bool) -> Self {
+    pub fn new(
+        client: Client,
+        instance: Option<String>,
+        metrics: Arc<Metrics>,
+        events: bool,
+    ) -> Self {
         let recorder = events.then(|| {
             Recorder::new(
                 client.clone(),
@@ -76,7 +81,13 @@ impl Context {
         }
     }
 
-    async fn event(&self, reference: &ObjectReference, type_: EventType, reason: &str, note: String) {
+    async fn event(
+        &self,
+        reference: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        note: String,
+    ) {
         let Some(rec) = &self.recorder else { return };
         let ev = Event {
             type_,
@@ -147,8 +158,13 @@ pub async fn reconcile_platform(p: &DzinzaPlatform, ctx: &Context) -> Result<Out
         }
         Err(e) => {
             obs.error = Some((error_reason(e).into(), e.to_string()));
-            ctx.event(&reference, EventType::Warning, error_reason(e), e.to_string())
-                .await;
+            ctx.event(
+                &reference,
+                EventType::Warning,
+                error_reason(e),
+                e.to_string(),
+            )
+            .await;
             Action::await_change()
         }
     };
@@ -215,29 +231,30 @@ async fn pipeline(
         announce(ctx, &reference, &ap).await;
         return Ok((Action::requeue(REQUEUE_WAITING), ap.writes));
     }
-    if !stopped {
-        if !stages.migration.is_empty() {
-            let live = ap.apply(&stages.migration).await?;
-            let state = live.first().map_or(MigrationState::Running, status::job_state);
-            obs.migration = Some(state.clone());
-            match state {
-                MigrationState::Succeeded => {
-                    ctx.event(
-                        &reference,
-                        EventType::Normal,
-                        "MigrationSucceeded",
-                        format!("migrations for {} applied", rctx.image()),
-                    )
-                    .await;
-                }
-                MigrationState::Failed(job) => {
-                    announce(ctx, &reference, &ap).await;
-                    return Err(Error::MigrationFailed(job));
-                }
-                MigrationState::Running | MigrationState::Waiting => {
-                    announce(ctx, &reference, &ap).await;
-                    return Ok((Action::requeue(REQUEUE_WAITING), ap.writes));
-                }
+    // Built only when not stopped and not yet done for this image.
+    if !stages.migration.is_empty() {
+        let live = ap.apply(&stages.migration).await?;
+        let state = live
+            .first()
+            .map_or(MigrationState::Running, status::job_state);
+        obs.migration = Some(state.clone());
+        match state {
+            MigrationState::Succeeded => {
+                ctx.event(
+                    &reference,
+                    EventType::Normal,
+                    "MigrationSucceeded",
+                    format!("migrations for {} applied", rctx.image()),
+                )
+                .await;
+            }
+            MigrationState::Failed(job) => {
+                announce(ctx, &reference, &ap).await;
+                return Err(Error::MigrationFailed(job));
+            }
+            MigrationState::Running | MigrationState::Waiting => {
+                announce(ctx, &reference, &ap).await;
+                return Ok((Action::requeue(REQUEUE_WAITING), ap.writes));
             }
         }
     }
@@ -260,7 +277,11 @@ async fn pipeline(
     announce(ctx, &reference, &ap).await;
 
     let ready = !stopped && obs.workloads_ready(&p.spec.version);
-    let wait = if ready || stopped { REQUEUE_STEADY } else { REQUEUE_WAITING };
+    let wait = if ready || stopped {
+        REQUEUE_STEADY
+    } else {
+        REQUEUE_WAITING
+    };
     Ok((Action::requeue(wait), ap.writes))
 }
 
@@ -392,17 +413,28 @@ async fn write_status(p: &DzinzaPlatform, ctx: &Context, obs: &Observed) -> Resu
         } else {
             EventType::Normal
         };
-        ctx.event(&reference, type_, new.phase.as_str(), format!("phase is now {}", new.phase.as_str()))
-            .await;
+        ctx.event(
+            &reference,
+            type_,
+            new.phase.as_str(),
+            format!("phase is now {}", new.phase.as_str()),
+        )
+        .await;
     }
     patch_status(&ctx.client, p, &new).await?;
     Ok(true)
 }
 
 /// Server-side applies `status` to the platform's status subresource.
-pub async fn patch_status(client: &Client, p: &DzinzaPlatform, status: &DzinzaPlatformStatus) -> Result<()> {
+pub async fn patch_status(
+    client: &Client,
+    p: &DzinzaPlatform,
+    status: &DzinzaPlatformStatus,
+) -> Result<()> {
     audit(crate::types::GROUP, "dzinzaplatforms/status", "patch");
-    let ns = p.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let ns = p
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<DzinzaPlatform> = Api::namespaced(client.clone(), &ns);
     let body = json!({
         "apiVersion": DzinzaPlatform::api_version(&()),
@@ -418,9 +450,15 @@ pub async fn patch_status(client: &Client, p: &DzinzaPlatform, status: &DzinzaPl
     Ok(())
 }
 
-async fn set_finalizers(client: &Client, p: &DzinzaPlatform, finalizers: Vec<String>) -> Result<()> {
+async fn set_finalizers(
+    client: &Client,
+    p: &DzinzaPlatform,
+    finalizers: Vec<String>,
+) -> Result<()> {
     audit(crate::types::GROUP, "dzinzaplatforms", "patch");
-    let ns = p.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let ns = p
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<DzinzaPlatform> = Api::namespaced(client.clone(), &ns);
     // The resourceVersion makes this a compare-and-swap: we never drop someone else's finalizer.
     let patch = json!({
@@ -429,8 +467,12 @@ async fn set_finalizers(client: &Client, p: &DzinzaPlatform, finalizers: Vec<Str
             "resourceVersion": p.resource_version(),
         }
     });
-    api.patch(&p.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    api.patch(
+        &p.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
     Ok(())
 }
 
@@ -513,11 +555,15 @@ fn kind_in_use(p: &DzinzaPlatform, kind: ChildKind) -> bool {
 fn references_secret(p: &DzinzaPlatform, name: &str) -> bool {
     user_secret_keys(p).iter().any(|(s, _)| s == name)
         || render::Ctx::new(p).is_ok_and(|c| {
-            backends::eck_user_secret(&c) == name || workloads::referenced_secrets(&c).iter().any(|s| s == name)
+            backends::eck_user_secret(&c) == name
+                || workloads::referenced_secrets(&c).iter().any(|s| s == name)
         })
 }
 
-async fn reconcile(guard: Arc<DeserializeGuard<DzinzaPlatform>>, ctx: Arc<Context>) -> Result<Action> {
+async fn reconcile(
+    guard: Arc<DeserializeGuard<DzinzaPlatform>>,
+    ctx: Arc<Context>,
+) -> Result<Action> {
     let p = match &guard.0 {
         Ok(p) => p,
         Err(invalid) => {
@@ -530,8 +576,13 @@ async fn reconcile(guard: Arc<DeserializeGuard<DzinzaPlatform>>, ctx: Arc<Contex
                 uid: invalid.metadata.uid.clone(),
                 ..ObjectReference::default()
             };
-            ctx.event(&reference, EventType::Warning, "InvalidResource", invalid.error.clone())
-                .await;
+            ctx.event(
+                &reference,
+                EventType::Warning,
+                "InvalidResource",
+                invalid.error.clone(),
+            )
+            .await;
             return Ok(Action::await_change());
         }
     };
@@ -557,7 +608,11 @@ async fn reconcile(guard: Arc<DeserializeGuard<DzinzaPlatform>>, ctx: Arc<Contex
     .await
 }
 
-fn error_policy(guard: Arc<DeserializeGuard<DzinzaPlatform>>, e: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy(
+    guard: Arc<DeserializeGuard<DzinzaPlatform>>,
+    e: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     let Ok(p) = &guard.0 else {
         return Action::await_change();
     };
@@ -588,7 +643,10 @@ pub async fn run_controller(
     let client = ctx.client.clone();
     fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
         K::DynamicType: Default,
     {
         match ns {
@@ -597,9 +655,13 @@ pub async fn run_controller(
         }
     }
     let ns = opts.namespace.as_deref();
-    let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
-    let controller = Controller::new(api::<DeserializeGuard<DzinzaPlatform>>(&client, ns), watcher::Config::default().any_semantic())
-        .with_config(ControllerConfig::default().concurrency(opts.concurrency));
+    let ours =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
+    let controller = Controller::new(
+        api::<DeserializeGuard<DzinzaPlatform>>(&client, ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .with_config(ControllerConfig::default().concurrency(opts.concurrency));
     let store = controller.store();
     // Referenced Secrets are watched by metadata only: a change (e.g. a rotated external URL)
     // triggers a reconcile of every platform that reads it.
@@ -627,7 +689,10 @@ pub async fn run_controller(
                 .into_iter()
                 .filter_map(|g| g.0.as_ref().ok().cloned())
                 .filter(|p| p.namespace() == ns && references_secret(p, &name))
-                .map(|p| ObjectRef::<DeserializeGuard<DzinzaPlatform>>::new(&p.name_any()).within(&p.namespace().unwrap_or_default()))
+                .map(|p| {
+                    ObjectRef::<DeserializeGuard<DzinzaPlatform>>::new(&p.name_any())
+                        .within(&p.namespace().unwrap_or_default())
+                })
                 .collect::<Vec<_>>()
         })
         .graceful_shutdown_on(shutdown)

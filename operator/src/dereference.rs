@@ -8,7 +8,7 @@ use kube::{Client, ResourceExt};
 
 use crate::apply::audit;
 use crate::kinds::ChildKind;
-use crate::render::{Ctx, CrdPresence, GeneratedCredentials, Inputs, backends, secrets};
+use crate::render::{CrdPresence, Ctx, GeneratedCredentials, Inputs, backends, secrets};
 use crate::types::DzinzaPlatform;
 use crate::{Error, Result};
 
@@ -88,11 +88,8 @@ pub async fn dereference(client: &Client, p: &DzinzaPlatform) -> Result<Inputs> 
         None
     };
 
-    let migration_done = p
-        .status
-        .as_ref()
-        .and_then(|s| s.migrated_image.as_deref())
-        == Some(ctx.image().as_str());
+    let migration_done =
+        p.status.as_ref().and_then(|s| s.migrated_image.as_deref()) == Some(ctx.image().as_str());
 
     Ok(Inputs {
         credentials,

@@ -64,7 +64,12 @@ impl ChildKind {
             Self::ServiceAccount => ("", "v1", "ServiceAccount", "serviceaccounts"),
             Self::ConfigMap => ("", "v1", "ConfigMap", "configmaps"),
             Self::Secret => ("", "v1", "Secret", "secrets"),
-            Self::NetworkPolicy => ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
+            Self::NetworkPolicy => (
+                "networking.k8s.io",
+                "v1",
+                "NetworkPolicy",
+                "networkpolicies",
+            ),
             Self::Service => ("", "v1", "Service", "services"),
             Self::StatefulSet => ("apps", "v1", "StatefulSet", "statefulsets"),
             Self::CnpgCluster => ("postgresql.cnpg.io", "v1", "Cluster", "clusters"),
@@ -76,7 +81,12 @@ impl ChildKind {
             ),
             Self::Job => ("batch", "v1", "Job", "jobs"),
             Self::Deployment => ("apps", "v1", "Deployment", "deployments"),
-            Self::PodDisruptionBudget => ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+            Self::PodDisruptionBudget => (
+                "policy",
+                "v1",
+                "PodDisruptionBudget",
+                "poddisruptionbudgets",
+            ),
             Self::HorizontalPodAutoscaler => (
                 "autoscaling",
                 "v2",
@@ -84,7 +94,12 @@ impl ChildKind {
                 "horizontalpodautoscalers",
             ),
             Self::Ingress => ("networking.k8s.io", "v1", "Ingress", "ingresses"),
-            Self::ServiceMonitor => ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"),
+            Self::ServiceMonitor => (
+                "monitoring.coreos.com",
+                "v1",
+                "ServiceMonitor",
+                "servicemonitors",
+            ),
         }
     }
 
@@ -167,10 +182,22 @@ pub fn rbac_needs() -> Vec<Need> {
         add(group, plural, &kind.verbs());
     }
     // The resource itself: watched; patched to add/remove the finalizer; status written.
-    add(crate::types::GROUP, "dzinzaplatforms", &["get", "list", "watch", "patch"]);
-    add(crate::types::GROUP, "dzinzaplatforms/status", &["get", "patch"]);
+    add(
+        crate::types::GROUP,
+        "dzinzaplatforms",
+        &["get", "list", "watch", "patch"],
+    );
+    add(
+        crate::types::GROUP,
+        "dzinzaplatforms/status",
+        &["get", "patch"],
+    );
     // Optional integrations are detected by reading their CRD.
-    add("apiextensions.k8s.io", "customresourcedefinitions", &["get"]);
+    add(
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        &["get"],
+    );
     // kube-runtime's event Recorder creates events and patches them into series.
     add("events.k8s.io", "events", &["create", "patch"]);
     // kube-lease-manager leader election.

@@ -10,7 +10,11 @@ use dzinza_operator::kinds::rbac_needs;
 use dzinza_operator::run::{Settings, run};
 
 #[derive(Parser)]
-#[command(name = "dzinza-operator", version, about = "Kubernetes operator for DzinzaPlatform")]
+#[command(
+    name = "dzinza-operator",
+    version,
+    about = "Kubernetes operator for DzinzaPlatform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,7 +37,11 @@ enum Command {
         #[arg(long, env = "DZINZA_OPERATOR_LEADER_ELECTION_NAMESPACE")]
         leader_election_namespace: Option<String>,
         /// Name of the leader-election Lease.
-        #[arg(long, env = "DZINZA_OPERATOR_LEASE_NAME", default_value = "dzinza-operator")]
+        #[arg(
+            long,
+            env = "DZINZA_OPERATOR_LEASE_NAME",
+            default_value = "dzinza-operator"
+        )]
         lease_name: String,
         /// This replica's identity (the pod name).
         #[arg(long, env = "POD_NAME", default_value = "dzinza-operator")]
@@ -56,7 +64,11 @@ fn init_tracing(format: &str) {
         builder.init();
     } else {
         // Spans carry the platform's name, so every line says which object it is about.
-        builder.json().with_current_span(true).with_span_list(false).init();
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
     }
 }
 
@@ -68,7 +80,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::RbacNeeds => {
             for n in rbac_needs() {
-                println!("{} {} {}", if n.group.is_empty() { "core" } else { n.group }, n.resource, n.verb);
+                println!(
+                    "{} {} {}",
+                    if n.group.is_empty() { "core" } else { n.group },
+                    n.resource,
+                    n.verb
+                );
             }
         }
         Command::Run {

@@ -159,11 +159,17 @@ mod tests {
         m.failed(&Error::MissingField("metadata.uid"));
         m.failed(&Error::MissingField("metadata.uid"));
         let text = m.encode();
-        assert!(text.contains("dzinza_operator_reconciliations_total 1"), "{text}");
+        assert!(
+            text.contains("dzinza_operator_reconciliations_total 1"),
+            "{text}"
+        );
         assert!(
             text.contains("dzinza_operator_reconcile_failures_total{error=\"missing_field\"} 2"),
             "{text}"
         );
-        assert!(text.contains("dzinza_operator_reconcile_duration_seconds_count 1"), "{text}");
+        assert!(
+            text.contains("dzinza_operator_reconcile_duration_seconds_count 1"),
+            "{text}"
+        );
     }
 }

@@ -137,7 +137,13 @@ pub fn job_state(obj: &DynamicObject) -> MigrationState {
 pub fn template_version(obj: &DynamicObject) -> Option<String> {
     str_at(
         &obj.data,
-        &["spec", "template", "metadata", "labels", "app.kubernetes.io/version"],
+        &[
+            "spec",
+            "template",
+            "metadata",
+            "labels",
+            "app.kubernetes.io/version",
+        ],
     )
     .map(str::to_string)
 }
@@ -205,55 +211,104 @@ pub fn compute(
     let was_ready = prev.version.as_deref() == Some(facts.version);
 
     let (phase, reason, message) = if facts.paused {
-        (Phase::Paused, "ReconciliationPaused", "clusterOperation.reconciliationPaused is set; nothing is changed".to_string())
+        (
+            Phase::Paused,
+            "ReconciliationPaused",
+            "clusterOperation.reconciliationPaused is set; nothing is changed".to_string(),
+        )
     } else if facts.stopped {
-        (Phase::Stopped, "Stopped", "clusterOperation.stopped is set; workloads are scaled to zero, data is kept".to_string())
+        (
+            Phase::Stopped,
+            "Stopped",
+            "clusterOperation.stopped is set; workloads are scaled to zero, data is kept"
+                .to_string(),
+        )
     } else if let Some((reason, msg)) = &obs.error {
         (Phase::Degraded, reason.as_str(), msg.clone())
     } else if let Some(MigrationState::Failed(job)) = &obs.migration {
-        (Phase::Degraded, "MigrationFailed", format!("migration job {job} failed; see its logs"))
+        (
+            Phase::Degraded,
+            "MigrationFailed",
+            format!("migration job {job} failed; see its logs"),
+        )
     } else if !backends_ready {
-        (Phase::Provisioning, "WaitingForDatabases", waiting_list("databases not ready", &obs.backends))
+        (
+            Phase::Provisioning,
+            "WaitingForDatabases",
+            waiting_list("databases not ready", &obs.backends),
+        )
     } else if !migrated {
-        (Phase::Migrating, "MigrationRunning", format!("migrating to {}", facts.version))
+        (
+            Phase::Migrating,
+            "MigrationRunning",
+            format!("migrating to {}", facts.version),
+        )
     } else if workloads_ready {
-        (Phase::Ready, "AllComponentsReady", format!("version {} is ready", facts.version))
+        (
+            Phase::Ready,
+            "AllComponentsReady",
+            format!("version {} is ready", facts.version),
+        )
     } else if was_ready {
         let lagging: BTreeMap<String, (i32, i32)> = obs
             .workloads
             .iter()
             .map(|(k, c)| (k.clone(), (c.ready_replicas, c.desired_replicas)))
             .collect();
-        (Phase::Degraded, "ComponentsNotReady", waiting_list("components not ready", &lagging))
+        (
+            Phase::Degraded,
+            "ComponentsNotReady",
+            waiting_list("components not ready", &lagging),
+        )
     } else {
-        (Phase::Provisioning, "RollingOut", format!("rolling out {}", facts.version))
+        (
+            Phase::Provisioning,
+            "RollingOut",
+            format!("rolling out {}", facts.version),
+        )
     };
 
     let prev_conds = prev.conditions.as_slice();
-    let c = |t: &str, s: bool, r: &str, m: String| condition(prev_conds, t, s, r, m, generation, now);
+    let c =
+        |t: &str, s: bool, r: &str, m: String| condition(prev_conds, t, s, r, m, generation, now);
     let mut conditions = vec![
         c(READY, phase == Phase::Ready, reason, message.clone()),
         c(
             DATABASES_READY,
             backends_ready,
-            if backends_ready { "DatabasesReady" } else { "WaitingForDatabases" },
+            if backends_ready {
+                "DatabasesReady"
+            } else {
+                "WaitingForDatabases"
+            },
             waiting_list("databases not ready", &obs.backends),
         ),
         c(
             MIGRATIONS_COMPLETE,
             migrated,
-            if migrated { "MigrationJobSucceeded" } else { "MigrationPending" },
+            if migrated {
+                "MigrationJobSucceeded"
+            } else {
+                "MigrationPending"
+            },
             format!("schema migrations for {}", facts.image),
         ),
         c(
             INDEX_MAPPINGS_APPLIED,
             migrated,
-            if migrated { "MigrationJobSucceeded" } else { "MigrationPending" },
+            if migrated {
+                "MigrationJobSucceeded"
+            } else {
+                "MigrationPending"
+            },
             format!("search index mappings for {}", facts.image),
         ),
         c(
             PROGRESSING,
-            matches!(phase, Phase::Pending | Phase::Provisioning | Phase::Migrating),
+            matches!(
+                phase,
+                Phase::Pending | Phase::Provisioning | Phase::Migrating
+            ),
             reason,
             message.clone(),
         ),

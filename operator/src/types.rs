@@ -24,6 +24,7 @@ pub const GROUP: &str = "dzinza.io";
     singular = "dzinzaplatform",
     namespaced,
     status = "DzinzaPlatformStatus",
+    derive = "Default",
     shortname = "dzp",
     category = "dzinza",
     doc = "A complete Dzinza genealogy platform: services, workers, backends, migrations and ingress, managed by the dzinza-operator.",
@@ -116,6 +117,29 @@ pub struct DzinzaPlatformSpec {
     /// databases' PersistentVolumeClaims and the generated Secrets; `Delete` removes them.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+}
+
+impl Default for DzinzaPlatformSpec {
+    fn default() -> Self {
+        Self {
+            version: String::new(),
+            image: ImageSpec::default(),
+            gateway: ServiceSpec::default(),
+            auth: AuthSpec::default(),
+            genealogy: ServiceSpec::default(),
+            storage: ServiceSpec::default(),
+            search: ServiceSpec::default(),
+            workers: WorkersSpec::default(),
+            ingress: None,
+            postgres: PostgresSpec::default_managed(),
+            mongodb: MongodbSpec::default_managed(),
+            elasticsearch: ElasticsearchSpec::default_managed(),
+            object_storage: ObjectStorageSpec::default_managed(),
+            observability: ObservabilitySpec::default(),
+            cluster_operation: ClusterOperation::default(),
+            deletion_policy: DeletionPolicy::default(),
+        }
+    }
 }
 
 /// Where the Dzinza image comes from.

@@ -5,7 +5,10 @@ use dzinza_operator::DzinzaPlatform;
 use kube::CustomResourceExt;
 use kube::core::cel::{validate_cel, validate_cel_update};
 
-const CRD_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../crds/dzinzaplatforms.dzinza.io.yaml");
+const CRD_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../crds/dzinzaplatforms.dzinza.io.yaml"
+);
 
 #[test]
 fn checked_in_crd_matches_the_types() {
@@ -29,8 +32,14 @@ fn checked_in_crd_matches_the_types() {
 fn crd_names_scale_and_columns() {
     let crd = DzinzaPlatform::crd();
     let names = &crd.spec.names;
-    assert!(names.short_names.as_ref().is_some_and(|s| !s.is_empty()), "shortNames empty");
-    assert!(names.categories.as_ref().is_some_and(|c| !c.is_empty()), "categories empty");
+    assert!(
+        names.short_names.as_ref().is_some_and(|s| !s.is_empty()),
+        "shortNames empty"
+    );
+    assert!(
+        names.categories.as_ref().is_some_and(|c| !c.is_empty()),
+        "categories empty"
+    );
     let v = &crd.spec.versions[0];
     let scale = v
         .subresources
@@ -39,8 +48,16 @@ fn crd_names_scale_and_columns() {
         .expect("scale subresource");
     assert_eq!(scale.spec_replicas_path, ".spec.workers.replicas");
     assert_eq!(scale.status_replicas_path, ".status.workerReplicas");
-    assert_eq!(scale.label_selector_path.as_deref(), Some(".status.workerSelector"));
-    assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
+    assert_eq!(
+        scale.label_selector_path.as_deref(),
+        Some(".status.workerSelector")
+    );
+    assert!(
+        v.subresources
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .is_some()
+    );
     let cols: Vec<&str> = v
         .additional_printer_columns
         .iter()
@@ -104,15 +121,51 @@ fn examples_and_defaults_pass_every_rule() {
 #[test]
 fn exactly_one_backend_mode() {
     let cases = [
-        ("postgres", serde_json::json!({"managed": {}, "external": {"secretName": "pg"}}), "postgres: set exactly one of managed, external, cloudnativePg"),
-        ("postgres", serde_json::json!({}), "postgres: set exactly one of managed, external, cloudnativePg"),
-        ("postgres", serde_json::json!({"external": {"secretName": "pg"}, "cloudnativePg": {}}), "postgres: set exactly one of managed, external, cloudnativePg"),
-        ("mongodb", serde_json::json!({"managed": {}, "external": {"secretName": "m"}}), "mongodb: set exactly one of managed, external"),
-        ("mongodb", serde_json::json!({}), "mongodb: set exactly one of managed, external"),
-        ("elasticsearch", serde_json::json!({"managed": {}, "eck": {}}), "elasticsearch: set exactly one of managed, external, eck"),
-        ("elasticsearch", serde_json::json!({}), "elasticsearch: set exactly one of managed, external, eck"),
-        ("objectStorage", serde_json::json!({"managed": {}, "external": {"endpoint": "e", "bucket": "b", "secretName": "s"}}), "objectStorage: set exactly one of managed, external"),
-        ("objectStorage", serde_json::json!({}), "objectStorage: set exactly one of managed, external"),
+        (
+            "postgres",
+            serde_json::json!({"managed": {}, "external": {"secretName": "pg"}}),
+            "postgres: set exactly one of managed, external, cloudnativePg",
+        ),
+        (
+            "postgres",
+            serde_json::json!({}),
+            "postgres: set exactly one of managed, external, cloudnativePg",
+        ),
+        (
+            "postgres",
+            serde_json::json!({"external": {"secretName": "pg"}, "cloudnativePg": {}}),
+            "postgres: set exactly one of managed, external, cloudnativePg",
+        ),
+        (
+            "mongodb",
+            serde_json::json!({"managed": {}, "external": {"secretName": "m"}}),
+            "mongodb: set exactly one of managed, external",
+        ),
+        (
+            "mongodb",
+            serde_json::json!({}),
+            "mongodb: set exactly one of managed, external",
+        ),
+        (
+            "elasticsearch",
+            serde_json::json!({"managed": {}, "eck": {}}),
+            "elasticsearch: set exactly one of managed, external, eck",
+        ),
+        (
+            "elasticsearch",
+            serde_json::json!({}),
+            "elasticsearch: set exactly one of managed, external, eck",
+        ),
+        (
+            "objectStorage",
+            serde_json::json!({"managed": {}, "external": {"endpoint": "e", "bucket": "b", "secretName": "s"}}),
+            "objectStorage: set exactly one of managed, external",
+        ),
+        (
+            "objectStorage",
+            serde_json::json!({}),
+            "objectStorage: set exactly one of managed, external",
+        ),
     ];
     for (field, value, msg) in cases {
         let p = with(serde_json::json!({ "spec": { field: value.clone() } }));
@@ -121,10 +174,19 @@ fn exactly_one_backend_mode() {
     // Each single mode is accepted.
     for (field, value) in [
         ("postgres", serde_json::json!({"cloudnativePg": {}})),
-        ("postgres", serde_json::json!({"external": {"secretName": "pg"}})),
-        ("mongodb", serde_json::json!({"external": {"secretName": "m"}})),
+        (
+            "postgres",
+            serde_json::json!({"external": {"secretName": "pg"}}),
+        ),
+        (
+            "mongodb",
+            serde_json::json!({"external": {"secretName": "m"}}),
+        ),
         ("elasticsearch", serde_json::json!({"eck": {}})),
-        ("objectStorage", serde_json::json!({"external": {"endpoint": "e", "bucket": "b", "secretName": "s"}})),
+        (
+            "objectStorage",
+            serde_json::json!({"external": {"endpoint": "e", "bucket": "b", "secretName": "s"}}),
+        ),
     ] {
         let p = with(serde_json::json!({ "spec": { field: value.clone() } }));
         assert_eq!(messages(&p), Vec::<String>::new(), "{field} = {value}");
@@ -133,12 +195,16 @@ fn exactly_one_backend_mode() {
 
 #[test]
 fn autoscaling_min_not_above_max() {
-    let bad = with(serde_json::json!({"spec": {"workers": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}}));
+    let bad = with(
+        serde_json::json!({"spec": {"workers": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}}),
+    );
     assert_eq!(
         messages(&bad),
         vec!["workers.autoscaling.minReplicas must not exceed maxReplicas".to_string()]
     );
-    let equal = with(serde_json::json!({"spec": {"workers": {"autoscaling": {"minReplicas": 3, "maxReplicas": 3}}}}));
+    let equal = with(
+        serde_json::json!({"spec": {"workers": {"autoscaling": {"minReplicas": 3, "maxReplicas": 3}}}}),
+    );
     assert_eq!(messages(&equal), Vec::<String>::new());
 }
 
@@ -163,11 +229,27 @@ fn update_messages(new: &DzinzaPlatform, old: &DzinzaPlatform) -> Vec<String> {
 #[test]
 fn version_cannot_be_downgraded() {
     let v = |s: &str| with(serde_json::json!({"spec": {"version": s}}));
-    let msg = "spec.version cannot be lowered: migrations only move forward; restore a backup to go back";
-    assert_eq!(update_messages(&v("1.2.2"), &v("1.2.3")), vec![msg.to_string()]);
-    assert_eq!(update_messages(&v("0.9.0"), &v("1.0.0")), vec![msg.to_string()]);
-    assert_eq!(update_messages(&v("1.3.0"), &v("1.2.3")), Vec::<String>::new());
-    assert_eq!(update_messages(&v("1.2.3"), &v("1.2.3")), Vec::<String>::new());
+    let msg =
+        "spec.version cannot be lowered: migrations only move forward; restore a backup to go back";
+    assert_eq!(
+        update_messages(&v("1.2.2"), &v("1.2.3")),
+        vec![msg.to_string()]
+    );
+    assert_eq!(
+        update_messages(&v("0.9.0"), &v("1.0.0")),
+        vec![msg.to_string()]
+    );
+    assert_eq!(
+        update_messages(&v("1.3.0"), &v("1.2.3")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        update_messages(&v("1.2.3"), &v("1.2.3")),
+        Vec::<String>::new()
+    );
     // Non-semver tags (e.g. a branch build) are not compared.
-    assert_eq!(update_messages(&v("main"), &v("1.2.3")), Vec::<String>::new());
+    assert_eq!(
+        update_messages(&v("main"), &v("1.2.3")),
+        Vec::<String>::new()
+    );
 }

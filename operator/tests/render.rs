@@ -4,9 +4,7 @@
 
 use dzinza_operator::DzinzaPlatform;
 use dzinza_operator::kinds::ChildKind;
-use dzinza_operator::render::{
-    CrdPresence, GeneratedCredentials, Inputs, Rendered, Stages, build,
-};
+use dzinza_operator::render::{CrdPresence, GeneratedCredentials, Inputs, Rendered, Stages, build};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
@@ -32,7 +30,8 @@ fn inputs() -> Inputs {
     Inputs {
         credentials: GeneratedCredentials {
             internal_token: "internal-token-fixture".into(),
-            jwt_signing_key_pem: "-----BEGIN PRIVATE KEY-----\nfixture\n-----END PRIVATE KEY-----\n".into(),
+            jwt_signing_key_pem:
+                "-----BEGIN PRIVATE KEY-----\nfixture\n-----END PRIVATE KEY-----\n".into(),
             postgres_password: "pg-password-fixture".into(),
             s3_access_key_id: "s3-access-fixture".into(),
             s3_secret_access_key: "s3-secret-fixture".into(),
@@ -73,7 +72,11 @@ fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(r: &Rendered) {
     let typed: T = serde_json::from_value(r.manifest.clone())
         .unwrap_or_else(|e| panic!("{:?}/{} does not parse: {e}", r.kind, r.name));
     let back = serde_json::to_value(&typed).expect("serialises");
-    assert_eq!(back, r.manifest, "{:?}/{} changes in a typed round trip", r.kind, r.name);
+    assert_eq!(
+        back, r.manifest,
+        "{:?}/{} changes in a typed round trip",
+        r.kind, r.name
+    );
 }
 
 fn check_typed(r: &Rendered) {
@@ -106,7 +109,9 @@ fn all_variants() -> Vec<(String, Stages)> {
     }
     // Delegated backends and a stopped platform exercise the remaining renderers.
     let mut p = example("minimal.yaml");
-    p.spec.postgres = serde_json::from_value(serde_json::json!({"cloudnativePg": {"instances": 2}})).expect("parses");
+    p.spec.postgres =
+        serde_json::from_value(serde_json::json!({"cloudnativePg": {"instances": 2}}))
+            .expect("parses");
     p.spec.elasticsearch = serde_json::from_value(serde_json::json!({"eck": {}})).expect("parses");
     let mut i = inputs();
     i.eck_elastic_password = Some("elastic-fixture".into());
@@ -134,10 +139,23 @@ fn every_object_has_our_labels_and_owner() {
         for r in st.all() {
             let m = &r.manifest["metadata"];
             let labels = &m["labels"];
-            assert_eq!(labels["app.kubernetes.io/managed-by"], "dzinza-operator", "{name} {:?}/{}", r.kind, r.name);
+            assert_eq!(
+                labels["app.kubernetes.io/managed-by"], "dzinza-operator",
+                "{name} {:?}/{}",
+                r.kind, r.name
+            );
             let owners = m["ownerReferences"].as_array().expect("owner references");
-            assert_eq!(labels["app.kubernetes.io/instance"], owners[0]["name"], "{name} {:?}/{}", r.kind, r.name);
-            assert!(labels["app.kubernetes.io/component"].is_string(), "{name} {:?}/{}", r.kind, r.name);
+            assert_eq!(
+                labels["app.kubernetes.io/instance"], owners[0]["name"],
+                "{name} {:?}/{}",
+                r.kind, r.name
+            );
+            assert!(
+                labels["app.kubernetes.io/component"].is_string(),
+                "{name} {:?}/{}",
+                r.kind,
+                r.name
+            );
             assert_eq!(m["namespace"], "dzinza", "{name} {:?}/{}", r.kind, r.name);
             let owners = m["ownerReferences"].as_array().expect("owner references");
             assert_eq!(owners.len(), 1, "{name} {:?}/{}", r.kind, r.name);
@@ -152,10 +170,16 @@ fn every_object_has_our_labels_and_owner() {
 
 fn pod_specs(st: &Stages) -> Vec<(String, PodSpec)> {
     st.all()
-        .filter(|r| matches!(r.kind, ChildKind::Deployment | ChildKind::StatefulSet | ChildKind::Job))
+        .filter(|r| {
+            matches!(
+                r.kind,
+                ChildKind::Deployment | ChildKind::StatefulSet | ChildKind::Job
+            )
+        })
         .map(|r| {
-            let spec: PodSpec = serde_json::from_value(r.manifest["spec"]["template"]["spec"].clone())
-                .expect("pod spec parses");
+            let spec: PodSpec =
+                serde_json::from_value(r.manifest["spec"]["template"]["spec"].clone())
+                    .expect("pod spec parses");
             (r.name.clone(), spec)
         })
         .collect()
@@ -182,18 +206,38 @@ fn assert_restricted(name: &str, pod: &PodSpec) {
             || v.persistent_volume_claim.is_some()
             || v.projected.is_some()
             || v.secret.is_some();
-        assert!(allowed, "{name}: volume {} has a type restricted forbids", v.name);
+        assert!(
+            allowed,
+            "{name}: volume {} has a type restricted forbids",
+            v.name
+        );
     }
-    let containers = pod.containers.iter().chain(pod.init_containers.iter().flatten());
+    let containers = pod
+        .containers
+        .iter()
+        .chain(pod.init_containers.iter().flatten());
     for c in containers {
         let sc = c.security_context.clone().unwrap_or_default();
-        assert_eq!(sc.allow_privilege_escalation, Some(false), "{name}/{}: privilege escalation", c.name);
-        assert!(!sc.privileged.unwrap_or(false), "{name}/{}: privileged", c.name);
+        assert_eq!(
+            sc.allow_privilege_escalation,
+            Some(false),
+            "{name}/{}: privilege escalation",
+            c.name
+        );
+        assert!(
+            !sc.privileged.unwrap_or(false),
+            "{name}/{}: privileged",
+            c.name
+        );
         let non_root = sc.run_as_non_root.or(psc.run_as_non_root);
         assert_eq!(non_root, Some(true), "{name}/{}: runAsNonRoot", c.name);
         assert_ne!(sc.run_as_user, Some(0), "{name}/{}: runAsUser 0", c.name);
         let caps = sc.capabilities.clone().unwrap_or_default();
-        assert!(caps.drop.iter().flatten().any(|d| d == "ALL"), "{name}/{}: drop ALL", c.name);
+        assert!(
+            caps.drop.iter().flatten().any(|d| d == "ALL"),
+            "{name}/{}: drop ALL",
+            c.name
+        );
         assert!(
             caps.add.iter().flatten().all(|a| a == "NET_BIND_SERVICE"),
             "{name}/{}: adds capabilities",
@@ -203,9 +247,16 @@ fn assert_restricted(name: &str, pod: &PodSpec) {
             assert!(p.host_port.is_none(), "{name}/{}: hostPort", c.name);
         }
         if c.name == "dzinza" {
-            assert_eq!(sc.read_only_root_filesystem, Some(true), "{name}: read-only root");
+            assert_eq!(
+                sc.read_only_root_filesystem,
+                Some(true),
+                "{name}: read-only root"
+            );
             let probes = c.liveness_probe.is_some() && c.readiness_probe.is_some();
-            let is_job = c.args.as_ref().is_some_and(|a| a.first().is_some_and(|s| s == "migrate"));
+            let is_job = c
+                .args
+                .as_ref()
+                .is_some_and(|a| a.first().is_some_and(|s| s == "migrate"));
             assert!(probes || is_job, "{name}: probes");
         }
     }
@@ -276,7 +327,11 @@ fn autoscaled_workers_leave_replicas_to_the_hpa() {
     let st = stages(&p, &inputs());
     let worker = find(&st, ChildKind::Deployment, "dev-worker").expect("worker");
     assert_eq!(worker.manifest["spec"]["replicas"], 5);
-    assert!(st.workloads.iter().all(|r| r.kind != ChildKind::HorizontalPodAutoscaler));
+    assert!(
+        st.workloads
+            .iter()
+            .all(|r| r.kind != ChildKind::HorizontalPodAutoscaler)
+    );
 }
 
 #[test]
@@ -284,11 +339,17 @@ fn deletion_policy_sets_volume_retention() {
     let mut p = example("minimal.yaml");
     let st = stages(&p, &inputs());
     let pg = find(&st, ChildKind::StatefulSet, "dev-postgres").expect("postgres");
-    assert_eq!(pg.manifest["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"], "Retain");
+    assert_eq!(
+        pg.manifest["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"],
+        "Retain"
+    );
     p.spec.deletion_policy = dzinza_operator::types::DeletionPolicy::Delete;
     let st = stages(&p, &inputs());
     let pg = find(&st, ChildKind::StatefulSet, "dev-postgres").expect("postgres");
-    assert_eq!(pg.manifest["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"], "Delete");
+    assert_eq!(
+        pg.manifest["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"],
+        "Delete"
+    );
 }
 
 #[test]
@@ -300,13 +361,20 @@ fn migration_job_is_named_by_image_and_skipped_once_done() {
     p2.spec.version = "0.2.0".into();
     let b = stages(&p2, &inputs());
     assert_ne!(job_a, b.migration.first().expect("job").name);
-    assert_eq!(job_a, stages(&p, &inputs()).migration[0].name, "name is stable");
+    assert_eq!(
+        job_a,
+        stages(&p, &inputs()).migration[0].name,
+        "name is stable"
+    );
     let mut done = inputs();
     done.migration_done = true;
     assert!(stages(&p, &done).migration.is_empty());
     let args = &a.migration[0].manifest["spec"]["template"]["spec"]["containers"][0]["args"];
     assert_eq!(args, &serde_json::json!(["migrate", "--target", "all"]));
-    assert_eq!(a.migration[0].manifest["spec"]["ttlSecondsAfterFinished"], 86_400);
+    assert_eq!(
+        a.migration[0].manifest["spec"]["ttlSecondsAfterFinished"],
+        86_400
+    );
 }
 
 #[test]
@@ -314,14 +382,18 @@ fn disabled_service_renders_nothing_for_it() {
     let mut p = example("production.yaml");
     p.spec.search.enabled = false;
     let st = stages(&p, &inputs());
-    assert!(st.all().all(|r| r.name != "family-search"), "search objects remain");
+    assert!(
+        st.all().all(|r| r.name != "family-search"),
+        "search objects remain"
+    );
     assert!(find(&st, ChildKind::Deployment, "family-genealogy").is_some());
 }
 
 #[test]
 fn delegated_backend_without_its_crd_is_an_error() {
     let mut p = example("minimal.yaml");
-    p.spec.postgres = serde_json::from_value(serde_json::json!({"cloudnativePg": {}})).expect("parses");
+    p.spec.postgres =
+        serde_json::from_value(serde_json::json!({"cloudnativePg": {}})).expect("parses");
     let mut i = inputs();
     i.crds.cnpg = false;
     let err = build(&p, &i).expect_err("must fail");
@@ -334,7 +406,11 @@ fn service_monitor_needs_its_crd() {
     let mut i = inputs();
     i.crds.service_monitor = false;
     let st = stages(&p, &i);
-    assert!(st.exposure.iter().all(|r| r.kind != ChildKind::ServiceMonitor));
+    assert!(
+        st.exposure
+            .iter()
+            .all(|r| r.kind != ChildKind::ServiceMonitor)
+    );
 }
 
 #[test]
@@ -382,23 +458,37 @@ fn each_target_mounts_only_the_secrets_it_needs() {
     );
     assert_eq!(
         files("family-search"),
-        ["DZINZA_INTERNAL_TOKEN_FILE", "DZINZA_ELASTICSEARCH_URL_FILE", "DZINZA_MONGODB_URL_FILE"]
+        [
+            "DZINZA_INTERNAL_TOKEN_FILE",
+            "DZINZA_ELASTICSEARCH_URL_FILE",
+            "DZINZA_MONGODB_URL_FILE"
+        ]
     );
 }
 
 #[test]
 fn generated_credentials_are_kept_and_new_keys_are_valid() {
     let fresh = GeneratedCredentials::from_existing_or_generate(None).expect("generates");
-    assert!(fresh.jwt_signing_key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(
+        fresh
+            .jwt_signing_key_pem
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
     assert_eq!(fresh.internal_token.len(), 48);
     let p = example("minimal.yaml");
     let mut i = inputs();
     i.credentials = fresh.clone();
     let st = stages(&p, &i);
     let secret: Secret = serde_json::from_value(
-        find(&st, ChildKind::Secret, "dev-credentials").expect("secret").manifest.clone(),
+        find(&st, ChildKind::Secret, "dev-credentials")
+            .expect("secret")
+            .manifest
+            .clone(),
     )
     .expect("secret parses");
     let again = GeneratedCredentials::from_existing_or_generate(Some(&secret)).expect("reads");
-    assert_eq!(again, fresh, "existing values must be preserved, not regenerated");
+    assert_eq!(
+        again, fresh,
+        "existing values must be preserved, not regenerated"
+    );
 }

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction,
     HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec,
@@ -15,7 +17,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
-use super::{Ctx, Desired, Inputs, restricted_container_security, restricted_pod_security, secrets};
+use super::{
+    Ctx, Desired, Inputs, restricted_container_security, restricted_pod_security, secrets,
+};
 use crate::kinds::ChildKind;
 use crate::types::{DeletionPolicy, ManagedBackend};
 use crate::{Error, Result};
@@ -296,7 +300,13 @@ pub fn render(ctx: &Ctx, inputs: &Inputs, d: &mut Desired) -> Result<()> {
             // CloudNativePG's own hibernation keeps the PVCs and stops the pods.
             d.delegated.push((
                 ChildKind::CnpgCluster,
-                delegated_object(ctx, ChildKind::CnpgCluster, cnpg_name(ctx), spec, Some(("cnpg.io/hibernation", "on"))),
+                delegated_object(
+                    ctx,
+                    ChildKind::CnpgCluster,
+                    cnpg_name(ctx),
+                    spec,
+                    Some(("cnpg.io/hibernation", "on")),
+                ),
             ));
         } else {
             spec["instances"] = json!(instances);
@@ -309,7 +319,9 @@ pub fn render(ctx: &Ctx, inputs: &Inputs, d: &mut Desired) -> Result<()> {
     if let Some(e) = &ctx.p.spec.elasticsearch.eck {
         if !inputs.crds.eck {
             return Err(Error::MissingCrd(
-                ChildKind::EckElasticsearch.required_crd().unwrap_or_default(),
+                ChildKind::EckElasticsearch
+                    .required_crd()
+                    .unwrap_or_default(),
             ));
         }
         let count = if ctx.stopped() { 0 } else { e.nodes };
@@ -458,10 +470,37 @@ fn backend_container(ctx: &Ctx, b: Backend, m: &ManagedBackend) -> Container {
                 env("POSTGRES_USER", "dzinza"),
                 env("POSTGRES_DB", "dzinza"),
                 env("PGDATA", "/var/lib/postgresql/data/pgdata"),
-                secret_env("POSTGRES_PASSWORD", &sref(&creds, secrets::POSTGRES_PASSWORD)),
+                secret_env(
+                    "POSTGRES_PASSWORD",
+                    &sref(&creds, secrets::POSTGRES_PASSWORD),
+                ),
             ],
-            exec_probe(&["pg_isready", "-U", "dzinza", "-d", "dzinza", "-h", "127.0.0.1"], 10, 3),
-            exec_probe(&["pg_isready", "-U", "dzinza", "-d", "dzinza", "-h", "127.0.0.1"], 20, 6),
+            exec_probe(
+                &[
+                    "pg_isready",
+                    "-U",
+                    "dzinza",
+                    "-d",
+                    "dzinza",
+                    "-h",
+                    "127.0.0.1",
+                ],
+                10,
+                3,
+            ),
+            exec_probe(
+                &[
+                    "pg_isready",
+                    "-U",
+                    "dzinza",
+                    "-d",
+                    "dzinza",
+                    "-h",
+                    "127.0.0.1",
+                ],
+                20,
+                6,
+            ),
         ),
         Backend::Mongodb => {
             let member = mongodb_member(ctx);

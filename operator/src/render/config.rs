@@ -68,16 +68,28 @@ pub fn settings(ctx: &Ctx) -> BTreeMap<String, String> {
     set("DZINZA_BEHIND_TLS", tls.to_string());
     set("DZINZA_SPA_DIR", "/usr/share/dzinza/web".into());
     // Auth policy.
-    set("DZINZA_ACCESS_TOKEN_TTL", spec.auth.access_token_ttl.clone());
-    set("DZINZA_REFRESH_TOKEN_TTL", spec.auth.refresh_token_ttl.clone());
-    set("DZINZA_MFA_REQUIRED_ROLES", spec.auth.mfa_required_roles.join(","));
+    set(
+        "DZINZA_ACCESS_TOKEN_TTL",
+        spec.auth.access_token_ttl.clone(),
+    );
+    set(
+        "DZINZA_REFRESH_TOKEN_TTL",
+        spec.auth.refresh_token_ttl.clone(),
+    );
+    set(
+        "DZINZA_MFA_REQUIRED_ROLES",
+        spec.auth.mfa_required_roles.join(","),
+    );
     // Object storage location (credentials are files).
     let s3 = backends::object_storage_location(ctx);
     set("DZINZA_S3_ENDPOINT", s3.endpoint);
     set("DZINZA_S3_BUCKET", s3.bucket);
     set("DZINZA_S3_REGION", s3.region);
     set("DZINZA_S3_CREATE_BUCKET", s3.create_bucket.to_string());
-    set("DZINZA_WORKER_CONCURRENCY", spec.workers.concurrency.to_string());
+    set(
+        "DZINZA_WORKER_CONCURRENCY",
+        spec.workers.concurrency.to_string(),
+    );
     m
 }
 

@@ -20,8 +20,10 @@ pub fn job_name(ctx: &Ctx) -> String {
 
 /// The migration Job.
 pub fn job(ctx: &Ctx) -> Job {
+    let mut metadata = ctx.meta(job_name(ctx), COMPONENT);
+    metadata.labels = Some(ctx.versioned_labels(COMPONENT));
     Job {
-        metadata: ctx.meta(job_name(ctx), COMPONENT),
+        metadata,
         spec: Some(JobSpec {
             backoff_limit: Some(3),
             active_deadline_seconds: Some(3600),

@@ -159,7 +159,10 @@ fn rendered<T: Serialize>(kind: ChildKind, obj: &T) -> Result<Rendered> {
     let mut manifest = serde_json::to_value(obj).map_err(Error::Serialize)?;
     manifest["apiVersion"] = kind.api_version().into();
     manifest["kind"] = kind_name.into();
-    let name = manifest["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = manifest["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     // The hash covers everything we set, so any change of ours (including a removed field)
     // makes apply send the object again; see `apply::needs_apply`.
     let hash = hash_value(&manifest);
@@ -192,16 +195,19 @@ impl Desired {
         } = self;
         let mut st = Stages::default();
         if let Some(sa) = &service_account {
-            st.identity_and_config.push(rendered(ChildKind::ServiceAccount, sa)?);
+            st.identity_and_config
+                .push(rendered(ChildKind::ServiceAccount, sa)?);
         }
         if let Some(cm) = &config_map {
-            st.identity_and_config.push(rendered(ChildKind::ConfigMap, cm)?);
+            st.identity_and_config
+                .push(rendered(ChildKind::ConfigMap, cm)?);
         }
         for s in &secrets {
             st.identity_and_config.push(rendered(ChildKind::Secret, s)?);
         }
         for np in &network_policies {
-            st.identity_and_config.push(rendered(ChildKind::NetworkPolicy, np)?);
+            st.identity_and_config
+                .push(rendered(ChildKind::NetworkPolicy, np)?);
         }
         for s in &services {
             st.services.push(rendered(ChildKind::Service, s)?);
@@ -219,10 +225,12 @@ impl Desired {
             st.workloads.push(rendered(ChildKind::Deployment, d)?);
         }
         for p in &pod_disruption_budgets {
-            st.workloads.push(rendered(ChildKind::PodDisruptionBudget, p)?);
+            st.workloads
+                .push(rendered(ChildKind::PodDisruptionBudget, p)?);
         }
         for h in &autoscalers {
-            st.workloads.push(rendered(ChildKind::HorizontalPodAutoscaler, h)?);
+            st.workloads
+                .push(rendered(ChildKind::HorizontalPodAutoscaler, h)?);
         }
         if let Some(i) = &ingress {
             st.exposure.push(rendered(ChildKind::Ingress, i)?);
@@ -269,7 +277,9 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// Derives the context; fails if the resource has no namespace or uid (not yet stored).
     pub fn new(p: &'a DzinzaPlatform) -> Result<Self> {
-        let namespace = p.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+        let namespace = p
+            .namespace()
+            .ok_or(Error::MissingField("metadata.namespace"))?;
         let owner = p
             .controller_owner_ref(&())
             .ok_or(Error::MissingField("metadata.uid"))?;
@@ -301,16 +311,29 @@ impl<'a> Ctx<'a> {
         BTreeMap::from([
             ("app.kubernetes.io/name".to_string(), "dzinza".to_string()),
             ("app.kubernetes.io/instance".to_string(), self.name.clone()),
-            ("app.kubernetes.io/component".to_string(), component.to_string()),
+            (
+                "app.kubernetes.io/component".to_string(),
+                component.to_string(),
+            ),
         ])
     }
 
-    /// Labels on every child: the selector labels plus ownership and version.
+    /// Labels on every child: the selector labels plus ownership. The version label is only on
+    /// what runs the Dzinza image ([`Ctx::versioned_labels`]), so an upgrade touches just those.
     pub fn labels(&self, component: &str) -> BTreeMap<String, String> {
         let mut l = self.selector(component);
         l.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
         l.insert("app.kubernetes.io/part-of".into(), "dzinza".into());
-        l.insert("app.kubernetes.io/version".into(), label_value(&self.p.spec.version));
+        l
+    }
+
+    /// [`Ctx::labels`] plus `app.kubernetes.io/version`, for Deployments, the Job and their pods.
+    pub fn versioned_labels(&self, component: &str) -> BTreeMap<String, String> {
+        let mut l = self.labels(component);
+        l.insert(
+            "app.kubernetes.io/version".into(),
+            label_value(&self.p.spec.version),
+        );
         l
     }
 
@@ -341,19 +364,25 @@ impl<'a> Ctx<'a> {
 
 /// Label selector string (`k=v,...`) that lists every child of a platform.
 pub fn children_selector(platform_name: &str) -> String {
-    format!(
-        "app.kubernetes.io/managed-by={MANAGED_BY},app.kubernetes.io/instance={platform_name}"
-    )
+    format!("app.kubernetes.io/managed-by={MANAGED_BY},app.kubernetes.io/instance={platform_name}")
 }
 
 /// Label values allow at most 63 characters of `[A-Za-z0-9._-]`.
 fn label_value(v: &str) -> String {
     let cleaned: String = v
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(63)
         .collect();
-    cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
+    cleaned
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
 }
 
 /// Short stable hash (hex) of a JSON value.

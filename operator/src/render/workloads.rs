@@ -89,15 +89,27 @@ fn file(env: &'static str, source: SecretRef, file: &'static str) -> SecretFile 
 pub fn migration_secret_files(ctx: &Ctx) -> Vec<SecretFile> {
     let (ak, sk) = backends::s3_keys(ctx);
     vec![
-        file("DZINZA_POSTGRES_URL_FILE", backends::postgres_url(ctx), "postgres-url"),
-        file("DZINZA_MONGODB_URL_FILE", backends::mongodb_url(ctx), "mongodb-url"),
+        file(
+            "DZINZA_POSTGRES_URL_FILE",
+            backends::postgres_url(ctx),
+            "postgres-url",
+        ),
+        file(
+            "DZINZA_MONGODB_URL_FILE",
+            backends::mongodb_url(ctx),
+            "mongodb-url",
+        ),
         file(
             "DZINZA_ELASTICSEARCH_URL_FILE",
             backends::elasticsearch_url(ctx),
             "elasticsearch-url",
         ),
         file("DZINZA_S3_ACCESS_KEY_ID_FILE", ak, "s3-access-key-id"),
-        file("DZINZA_S3_SECRET_ACCESS_KEY_FILE", sk, "s3-secret-access-key"),
+        file(
+            "DZINZA_S3_SECRET_ACCESS_KEY_FILE",
+            sk,
+            "s3-secret-access-key",
+        ),
     ]
 }
 
@@ -112,8 +124,20 @@ pub fn secret_files(ctx: &Ctx, t: Target) -> Vec<SecretFile> {
         },
         "internal-token",
     )];
-    let pg = || file("DZINZA_POSTGRES_URL_FILE", backends::postgres_url(ctx), "postgres-url");
-    let mongo = || file("DZINZA_MONGODB_URL_FILE", backends::mongodb_url(ctx), "mongodb-url");
+    let pg = || {
+        file(
+            "DZINZA_POSTGRES_URL_FILE",
+            backends::postgres_url(ctx),
+            "postgres-url",
+        )
+    };
+    let mongo = || {
+        file(
+            "DZINZA_MONGODB_URL_FILE",
+            backends::mongodb_url(ctx),
+            "mongodb-url",
+        )
+    };
     match t {
         Target::Gateway => {}
         Target::Auth => {
@@ -142,7 +166,11 @@ pub fn secret_files(ctx: &Ctx, t: Target) -> Vec<SecretFile> {
             files.push(mongo());
             let (ak, sk) = backends::s3_keys(ctx);
             files.push(file("DZINZA_S3_ACCESS_KEY_ID_FILE", ak, "s3-access-key-id"));
-            files.push(file("DZINZA_S3_SECRET_ACCESS_KEY_FILE", sk, "s3-secret-access-key"));
+            files.push(file(
+                "DZINZA_S3_SECRET_ACCESS_KEY_FILE",
+                sk,
+                "s3-secret-access-key",
+            ));
         }
         Target::Search => {
             files.push(file(
@@ -162,7 +190,10 @@ pub fn secret_files(ctx: &Ctx, t: Target) -> Vec<SecretFile> {
 
 /// Names of every Secret the platform reads but does not own (the controller watches them).
 pub fn referenced_secrets(ctx: &Ctx) -> Vec<String> {
-    let owned = [secrets::credentials_name(ctx), secrets::connections_name(ctx)];
+    let owned = [
+        secrets::credentials_name(ctx),
+        secrets::connections_name(ctx),
+    ];
     let mut names: Vec<String> = Target::ALL
         .iter()
         .flat_map(|t| secret_files(ctx, *t))
@@ -232,7 +263,10 @@ fn default_resources() -> ResourceRequirements {
             ("cpu".into(), Quantity("100m".into())),
             ("memory".into(), Quantity("128Mi".into())),
         ])),
-        limits: Some(BTreeMap::from([("memory".into(), Quantity("512Mi".into()))])),
+        limits: Some(BTreeMap::from([(
+            "memory".into(),
+            Quantity("512Mi".into()),
+        )])),
         ..ResourceRequirements::default()
     }
 }
@@ -273,11 +307,14 @@ pub fn pod_template(ctx: &Ctx, parts: PodParts) -> PodTemplateSpec {
     // One projection per Secret, its keys mapped to the file names above.
     let mut by_secret: BTreeMap<String, Vec<KeyToPath>> = BTreeMap::new();
     for f in &parts.files {
-        by_secret.entry(f.source.name.clone()).or_default().push(KeyToPath {
-            key: f.source.key.clone(),
-            path: f.file.into(),
-            mode: None,
-        });
+        by_secret
+            .entry(f.source.name.clone())
+            .or_default()
+            .push(KeyToPath {
+                key: f.source.key.clone(),
+                path: f.file.into(),
+                mode: None,
+            });
     }
     let projections = by_secret
         .into_iter()
@@ -321,7 +358,7 @@ pub fn pod_template(ctx: &Ctx, parts: PodParts) -> PodTemplateSpec {
         .collect();
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
-            labels: Some(ctx.labels(parts.component)),
+            labels: Some(ctx.versioned_labels(parts.component)),
             // A settings change must restart pods: env is read at start.
             annotations: Some(BTreeMap::from([(
                 "dzinza.io/settings-hash".to_string(),
@@ -362,7 +399,13 @@ pub fn pod_template(ctx: &Ctx, parts: PodParts) -> PodTemplateSpec {
                 liveness_probe: liveness,
                 readiness_probe: readiness,
                 startup_probe: startup,
-                resources: Some(parts.spec.resources.clone().unwrap_or_else(default_resources)),
+                resources: Some(
+                    parts
+                        .spec
+                        .resources
+                        .clone()
+                        .unwrap_or_else(default_resources),
+                ),
                 security_context: Some(restricted_container_security(true)),
                 volume_mounts: Some(vec![
                     mount("data", "/var/lib/dzinza", false),
@@ -391,8 +434,10 @@ pub fn pod_template(ctx: &Ctx, parts: PodParts) -> PodTemplateSpec {
 
 fn deployment(ctx: &Ctx, t: Target) -> Deployment {
     let name = ctx.child(t.name());
+    let mut metadata = ctx.meta(name, t.name());
+    metadata.labels = Some(ctx.versioned_labels(t.name()));
     Deployment {
-        metadata: ctx.meta(name, t.name()),
+        metadata,
         spec: Some(DeploymentSpec {
             replicas: desired_replicas(ctx, t),
             selector: LabelSelector {
