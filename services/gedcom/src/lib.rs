@@ -20,7 +20,7 @@ pub mod writer;
 pub use diagnostic::{Diagnostic, Severity};
 pub use encoding::Encoding;
 pub use model::{Gedcom, Record};
-pub use node::{Node, Value};
+pub use node::{Node, Tag, Value};
 pub use reader::{GedcomReader, ReadError, ReaderOptions, read_gedcom};
 pub use version::Version;
 pub use writer::{GedcomWriter, WriteOptions, write_gedcom};

@@ -5,7 +5,7 @@ use crate::encoding::{self, DecodeIssue, Encoding, LineDecoder};
 use crate::escape::{decode_payload, unescape_text};
 use crate::line::{LineError, parse_line};
 use crate::model::{Gedcom, Header, Record};
-use crate::node::{Node, Value};
+use crate::node::{Node, Tag, Value};
 use crate::source::LineSource;
 use crate::version::Version;
 use std::io::{self, Read};
@@ -232,15 +232,14 @@ impl<R: Read> GedcomReader<R> {
 
     /// Reads and classifies the next non-empty physical line.
     fn read_line(&mut self) -> Result<Option<LineEvent>, ReadError> {
+        let mut pending = Vec::new();
         loop {
             let Some(phys) = self.src.next_line()? else {
                 return Ok(None);
             };
             let number = phys.number;
-            let truncated = phys.truncated;
-            let issue = self.decoder.decode(phys.bytes, &mut self.text);
-            if truncated {
-                self.diag(Diagnostic::at(
+            if phys.truncated {
+                pending.push(Diagnostic::at(
                     number,
                     Severity::Error,
                     "line-truncated",
@@ -250,88 +249,24 @@ impl<R: Read> GedcomReader<R> {
                     ),
                 ));
             }
-            match issue {
-                None => {}
-                Some(DecodeIssue::FellBackTo1252) => self.diag(Diagnostic::at(
-                    number,
-                    Severity::Warning,
-                    "invalid-utf8",
-                    format!(
-                        "bytes are not valid {}; read as Windows-1252",
-                        self.encoding
-                    ),
-                )),
-                Some(DecodeIssue::UndefinedAnsel(n)) => self.diag(Diagnostic::at(
-                    number,
-                    Severity::Warning,
-                    "undefined-ansel",
-                    format!("{n} byte(s) undefined in ANSEL replaced by U+FFFD"),
-                )),
-                Some(DecodeIssue::NonAsciiUtf8) => self.diag(Diagnostic::at(
-                    number,
-                    Severity::Info,
-                    "non-ascii",
-                    "file declares ASCII but this line holds UTF-8; read as UTF-8",
-                )),
-            }
-            let text = std::mem::take(&mut self.text);
-            let event = match parse_line(&text) {
-                Ok(parts) => {
-                    if parts.leading_whitespace {
-                        self.diag(Diagnostic::at(
-                            number,
-                            Severity::Warning,
-                            "leading-whitespace",
-                            "whitespace before the level number ignored",
-                        ));
+            // Fast path: valid UTF-8 that the encoding passes through is parsed in place.
+            let direct = std::str::from_utf8(phys.bytes)
+                .ok()
+                .filter(|s| self.encoding.is_utf8_compatible() || s.is_ascii());
+            let text = match direct {
+                Some(s) => s,
+                None => {
+                    let issue = self.decoder.decode(phys.bytes, &mut self.text);
+                    if let Some(d) = decode_diagnostic(issue, number, self.encoding) {
+                        pending.push(d);
                     }
-                    if self.version == Version::V551 && text.chars().count() > 255 {
-                        self.diag(Diagnostic::at(
-                            number,
-                            Severity::Warning,
-                            "line-too-long",
-                            "line longer than the 255 characters GEDCOM 5.5.1 allows; kept whole",
-                        ));
-                    }
-                    if parts.xref.is_none() && (parts.tag == "CONC" || parts.tag == "CONT") {
-                        Some(LineEvent::Continuation {
-                            level: parts.level,
-                            conc: parts.tag == "CONC",
-                            text: parts
-                                .payload
-                                .map(|p| unescape_text(p, self.version))
-                                .unwrap_or_default(),
-                            line: number,
-                        })
-                    } else {
-                        let node = Node {
-                            tag: parts.tag.to_owned(),
-                            xref: parts.xref.map(str::to_owned),
-                            value: decode_payload(parts.payload, self.version),
-                            children: Vec::new(),
-                            line: number,
-                        };
-                        Some(LineEvent::Node {
-                            level: parts.level,
-                            node,
-                        })
-                    }
-                }
-                Err(LineError::NoLevel) => Some(LineEvent::Orphan {
-                    text: text.clone(),
-                    line: number,
-                }),
-                Err(LineError::NoTag) => {
-                    self.diag(Diagnostic::at(
-                        number,
-                        Severity::Error,
-                        "no-tag",
-                        format!("line {text:?} has a level but no tag; skipped"),
-                    ));
-                    None
+                    self.text.as_str()
                 }
             };
-            self.text = text;
+            let event = classify(text, number, self.version, &mut pending);
+            for d in pending.drain(..) {
+                self.diag(d);
+            }
             if let Some(event) = event {
                 return Ok(Some(event));
             }
@@ -570,6 +505,100 @@ impl<R: Read> Iterator for GedcomReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_record().transpose()
+    }
+}
+
+/// The diagnostic for a line that did not decode cleanly.
+fn decode_diagnostic(
+    issue: Option<DecodeIssue>,
+    number: u64,
+    encoding: Encoding,
+) -> Option<Diagnostic> {
+    Some(match issue? {
+        DecodeIssue::FellBackTo1252 => Diagnostic::at(
+            number,
+            Severity::Warning,
+            "invalid-utf8",
+            format!("bytes are not valid {encoding}; read as Windows-1252"),
+        ),
+        DecodeIssue::UndefinedAnsel(n) => Diagnostic::at(
+            number,
+            Severity::Warning,
+            "undefined-ansel",
+            format!("{n} byte(s) undefined in ANSEL replaced by U+FFFD"),
+        ),
+        DecodeIssue::NonAsciiUtf8 => Diagnostic::at(
+            number,
+            Severity::Info,
+            "non-ascii",
+            "file declares ASCII but this line holds UTF-8; read as UTF-8",
+        ),
+    })
+}
+
+/// Splits a decoded line and builds its node, or reports why it cannot be used.
+fn classify(
+    text: &str,
+    number: u64,
+    version: Version,
+    pending: &mut Vec<Diagnostic>,
+) -> Option<LineEvent> {
+    match parse_line(text) {
+        Ok(parts) => {
+            if parts.leading_whitespace {
+                pending.push(Diagnostic::at(
+                    number,
+                    Severity::Warning,
+                    "leading-whitespace",
+                    "whitespace before the level number ignored",
+                ));
+            }
+            // Bytes bound characters from above, so most lines skip the count.
+            if version == Version::V551 && text.len() > 255 && text.chars().count() > 255 {
+                pending.push(Diagnostic::at(
+                    number,
+                    Severity::Warning,
+                    "line-too-long",
+                    "line longer than the 255 characters GEDCOM 5.5.1 allows; kept whole",
+                ));
+            }
+            if parts.xref.is_none() && (parts.tag == "CONC" || parts.tag == "CONT") {
+                Some(LineEvent::Continuation {
+                    level: parts.level,
+                    conc: parts.tag == "CONC",
+                    text: parts
+                        .payload
+                        .map(|p| unescape_text(p, version))
+                        .unwrap_or_default(),
+                    line: number,
+                })
+            } else {
+                let node = Node {
+                    tag: Tag::from(parts.tag),
+                    xref: parts.xref.map(str::to_owned),
+                    value: decode_payload(parts.payload, version),
+                    children: Vec::new(),
+                    line: number,
+                };
+                Some(LineEvent::Node {
+                    level: parts.level,
+                    node,
+                })
+            }
+        }
+        Err(LineError::NoLevel) => Some(LineEvent::Orphan {
+            text: text.to_owned(),
+            line: number,
+        }),
+        Err(LineError::NoTag) => {
+            pending.push(Diagnostic::at(
+                number,
+                Severity::Error,
+                "no-tag",
+                format!("line {text:?} has a level but no tag; skipped"),
+            ));
+            None
+        }
     }
 }
 

@@ -96,6 +96,25 @@ impl<R: Read> LineSource<R> {
             self.buf.drain(..self.start);
             self.start = 0;
         }
+        if self.utf16.is_none() {
+            // Read straight into the line buffer: no intermediate copy for 8-bit input.
+            let old = self.buf.len();
+            self.buf.resize(old + CHUNK, 0);
+            let n = loop {
+                match self.inner.read(&mut self.buf[old..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.buf.truncate(old);
+                        return Err(e);
+                    }
+                }
+            };
+            self.buf.truncate(old + n);
+            self.bytes_read += n as u64;
+            self.eof = n == 0;
+            return Ok(n > 0);
+        }
         self.raw.resize(CHUNK, 0);
         let n = loop {
             match self.inner.read(&mut self.raw) {

@@ -95,7 +95,7 @@ impl Validator {
 
     /// Checks one level-0 record.
     pub fn visit(&mut self, record: &Node) {
-        *self.counts.entry(record.tag.clone()).or_insert(0) += 1;
+        *self.counts.entry(record.tag.to_string()).or_insert(0) += 1;
         if let Some(x) = &record.xref {
             if let Some((_, first)) = self.defined.get(x) {
                 self.diagnostics.push(Diagnostic::at(
@@ -106,7 +106,7 @@ impl Validator {
                 ));
             } else {
                 self.defined
-                    .insert(x.clone(), (record.tag.clone(), record.line));
+                    .insert(x.clone(), (record.tag.to_string(), record.line));
             }
         } else if self.version == Version::V551
             && matches!(
@@ -146,7 +146,7 @@ impl Validator {
         match &node.value {
             Value::Pointer(p) if p != "VOID" => {
                 self.references
-                    .push((p.clone(), node.tag.clone(), node.line));
+                    .push((p.clone(), node.tag.to_string(), node.line));
             }
             Value::Text(t) if node.tag == "DATE" && !GenDate::parse(t).is_valid() => {
                 self.diagnostics.push(Diagnostic::at(

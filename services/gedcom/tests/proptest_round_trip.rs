@@ -130,7 +130,7 @@ fn citation(version: Version) -> impl Strategy<Value = Citation> {
     ];
     let event = of((text(), opt_text()));
     let data = of((of(date(version)), vec(text(), 0..2), extra())
-        .prop_map(|(date, texts, extra)| CitationData { date, texts, extra }));
+        .prop_map(|(date, texts, extra)| Box::new(CitationData { date, texts, extra })));
     (
         source,
         opt_text(),
@@ -178,8 +178,8 @@ fn common(version: Version) -> impl Strategy<Value = Common> {
         vec(note(), 0..2),
         vec(citation(version), 0..2),
         vec(media_link(), 0..2),
-        of(change(version)),
-        of(change(version)),
+        of(change(version).prop_map(Box::new)),
+        of(change(version).prop_map(Box::new)),
     )
         .prop_map(
             |(refns, rin, uids, notes, citations, media, changed, created)| Common {
@@ -257,7 +257,7 @@ fn event(version: Version, tags: &'static [&'static str]) -> impl Strategy<Value
         opt_text(),
         of(date(version)),
         of(place()),
-        of(address()),
+        of(address().prop_map(Box::new)),
         facts,
         of(xref()),
         common(version),
@@ -265,7 +265,7 @@ fn event(version: Version, tags: &'static [&'static str]) -> impl Strategy<Value
     )
         .prop_map(
             |(tag, value, kind, date, place, address, facts, family, common, extra)| Event {
-                tag: tag.to_owned(),
+                tag: tag.into(),
                 value,
                 kind,
                 date,

@@ -411,7 +411,7 @@ fn stats(path: &Path) -> anyhow::Result<Stats> {
                     s.individuals_without_birth_date += 1;
                 }
                 for e in &i.events {
-                    *s.events.entry(e.tag.clone()).or_insert(0) += 1;
+                    *s.events.entry(e.tag.to_string()).or_insert(0) += 1;
                     if let Some(d) = &e.date {
                         dates(&d.date, &mut s);
                     }
@@ -420,7 +420,7 @@ fn stats(path: &Path) -> anyhow::Result<Stats> {
             Record::Family(f) => {
                 s.families += 1;
                 for e in &f.events {
-                    *s.events.entry(e.tag.clone()).or_insert(0) += 1;
+                    *s.events.entry(e.tag.to_string()).or_insert(0) += 1;
                     if let Some(d) = &e.date {
                         dates(&d.date, &mut s);
                     }

@@ -126,6 +126,15 @@ impl GenDate {
         }
     }
 
+    /// Like [`GenDate::parse`], taking ownership of the text (saves a copy when reading).
+    pub fn parse_owned(text: String) -> Self {
+        let value = parse::parse_value(&text);
+        Self {
+            original: text,
+            value,
+        }
+    }
+
     /// A date built from a value, with its standard 7.0 text as the original.
     pub fn from_value(value: DateValue) -> Self {
         let original = render::render(&value, crate::Version::V70);

@@ -13,9 +13,23 @@ pub(crate) fn parse_value(text: &str) -> DateValue {
             phrase: inner.to_owned(),
         };
     }
-    let upper = t.to_ascii_uppercase();
-    let tokens: Vec<&str> = upper.split_whitespace().collect();
-    parse_tokens(t, &tokens).unwrap_or(DateValue::Invalid)
+    // Most payloads are already upper case; only lower-case ones pay for a copy.
+    let upper: std::borrow::Cow<'_, str> = if t.bytes().any(|b| b.is_ascii_lowercase()) {
+        t.to_ascii_uppercase().into()
+    } else {
+        t.into()
+    };
+    // A valid date has at most a dozen tokens; longer text is not a date.
+    let mut tokens = [""; 16];
+    let mut n = 0;
+    for token in upper.split_whitespace() {
+        if n == tokens.len() {
+            return DateValue::Invalid;
+        }
+        tokens[n] = token;
+        n += 1;
+    }
+    parse_tokens(t, &tokens[..n]).unwrap_or(DateValue::Invalid)
 }
 
 fn parse_tokens(original: &str, tokens: &[&str]) -> Option<DateValue> {

@@ -56,6 +56,12 @@ impl Encoding {
         matches!(self, Encoding::Utf16Le | Encoding::Utf16Be)
     }
 
+    /// Whether valid UTF-8 bytes mean the same characters in this encoding (after UTF-16 has
+    /// been transcoded), so lines can be used without decoding.
+    pub(crate) fn is_utf8_compatible(self) -> bool {
+        matches!(self, Encoding::Utf8 | Encoding::Utf16Le | Encoding::Utf16Be)
+    }
+
     /// A human-readable name.
     pub fn name(self) -> &'static str {
         match self {

@@ -115,8 +115,8 @@ pub struct Citation {
     pub event: Option<String>,
     /// `EVEN.ROLE`: the person's role in that event.
     pub role: Option<String>,
-    /// `DATA`.
-    pub data: Option<CitationData>,
+    /// `DATA` (boxed: rare and large).
+    pub data: Option<Box<CitationData>>,
     /// `QUAY`: 0 (unreliable) to 3 (primary evidence).
     pub quality: Option<String>,
     /// Notes.
@@ -160,7 +160,9 @@ impl Citation {
                         c.extra.push(ch);
                     }
                 }
-                "DATA" => take_with(&mut c.data, ch, &mut c.extra, CitationData::from_node),
+                "DATA" => take_with(&mut c.data, ch, &mut c.extra, |n| {
+                    CitationData::from_node(n).map(Box::new)
+                }),
                 "QUAY" => take_text(&mut c.quality, ch, &mut c.extra),
                 "NOTE" | "SNOTE" => push_with(&mut c.notes, ch, &mut c.extra, NoteRef::from_node),
                 "OBJE" => push_with(&mut c.media, ch, &mut c.extra, MediaLink::from_node),
@@ -246,8 +248,12 @@ impl DateStructure {
         if node.xref.is_some() || matches!(node.value, Value::Pointer(_)) {
             return Err(node);
         }
+        let text = match node.value {
+            Value::Text(t) => t,
+            _ => String::new(),
+        };
         let mut d = Self {
-            date: GenDate::parse(node.value.text().unwrap_or("")),
+            date: GenDate::parse_owned(text),
             ..Self::default()
         };
         for c in node.children {
@@ -526,10 +532,10 @@ pub struct Common {
     pub citations: Vec<Citation>,
     /// Media links.
     pub media: Vec<MediaLink>,
-    /// `CHAN`.
-    pub changed: Option<ChangeDate>,
+    /// `CHAN` (boxed: rare and large, it would bloat every record and event).
+    pub changed: Option<Box<ChangeDate>>,
     /// 7.0 `CREA`.
-    pub created: Option<ChangeDate>,
+    pub created: Option<Box<ChangeDate>>,
 }
 
 impl Common {
@@ -542,8 +548,12 @@ impl Common {
             "NOTE" | "SNOTE" => push_with(&mut self.notes, node, extra, NoteRef::from_node),
             "SOUR" => push_with(&mut self.citations, node, extra, Citation::from_node),
             "OBJE" => push_with(&mut self.media, node, extra, MediaLink::from_node),
-            "CHAN" => take_with(&mut self.changed, node, extra, ChangeDate::from_node),
-            "CREA" => take_with(&mut self.created, node, extra, ChangeDate::from_node),
+            "CHAN" => take_with(&mut self.changed, node, extra, |n| {
+                ChangeDate::from_node(n).map(Box::new)
+            }),
+            "CREA" => take_with(&mut self.created, node, extra, |n| {
+                ChangeDate::from_node(n).map(Box::new)
+            }),
             _ => return Some(node),
         }
         None

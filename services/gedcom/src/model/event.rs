@@ -2,7 +2,7 @@
 
 use super::common::{Address, Common, DateStructure, Place};
 use super::convert::{take_text, take_with};
-use crate::node::{Node, Value};
+use crate::node::{Node, Tag, Value};
 use crate::writer::{Emitter, ValueRef};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
@@ -27,7 +27,7 @@ pub const FAMILY_EVENTS: &[&str] = &[
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// The tag, e.g. `BIRT` or `OCCU`.
-    pub tag: String,
+    pub tag: Tag,
     /// The payload: `Y` for "it happened", or the attribute's value.
     pub value: Option<String>,
     /// `TYPE`: what kind of generic `EVEN`/`FACT`, or a refinement.
@@ -36,8 +36,8 @@ pub struct Event {
     pub date: Option<DateStructure>,
     /// `PLAC`.
     pub place: Option<Place>,
-    /// `ADDR`.
-    pub address: Option<Address>,
+    /// `ADDR` (boxed: rare and large).
+    pub address: Option<Box<Address>>,
     /// `AGE` of the individual at the event.
     pub age: Option<String>,
     /// `HUSB.AGE` in a family event.
@@ -85,7 +85,9 @@ impl Event {
                 "TYPE" => take_text(&mut e.kind, c, extra),
                 "DATE" => take_with(&mut e.date, c, extra, DateStructure::from_node),
                 "PLAC" => take_with(&mut e.place, c, extra, Place::from_node),
-                "ADDR" => take_with(&mut e.address, c, extra, Address::from_node),
+                "ADDR" => take_with(&mut e.address, c, extra, |n| {
+                    Address::from_node(n).map(Box::new)
+                }),
                 "AGE" => take_text(&mut e.age, c, extra),
                 "HUSB" if e.husband_age.is_none() && spouse_age(&c).is_some() => {
                     e.husband_age = spouse_age(&c)
