@@ -1,0 +1,52 @@
+//! `dzinza serve` as a newcomer runs it: no configuration, ops endpoints, clean shutdown.
+
+mod support;
+
+use support::{Dzinza, get};
+
+#[tokio::test]
+async fn serve_answers_ops_endpoints_and_records_route_metrics() {
+    let d = Dzinza::start(&[], &[]).await;
+    let (status, body) = get(&d.url("/healthz"), None).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    let (status, body) = get(&d.url("/readyz"), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""status":"ready""#));
+
+    for _ in 0..3 {
+        get(&d.url("/api/v1/family-trees"), None).await;
+    }
+    let (status, metrics) = get(&d.url("/metrics"), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(
+            r#"http_requests_total{service="gateway",method="GET",route="/api/{version}/family-trees",status="401"} 3"#
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"route="/healthz""#));
+    assert!(metrics.contains("http_request_duration_seconds_bucket"));
+
+    let (status, doc) = get(&d.url("/api/openapi.json"), None).await;
+    assert_eq!(status, 200);
+    assert!(doc.contains("\"openapi\": \"3.1.0\""));
+    assert!(d.data_dir.path().exists());
+
+    let exit = d.terminate();
+    assert!(exit.success(), "SIGTERM drains and exits 0, got {exit}");
+}
+
+#[tokio::test]
+async fn bad_configuration_is_a_clear_error_not_a_panic() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dzinza"))
+        .args(["serve", "--target", "gateway", "--listen", "127.0.0.1:0"])
+        .env("DZINZA_UPSTREAM_AUTH", "https://auth.example")
+        .env("DZINZA_DATA_DIR", tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: gateway configuration"), "{stderr}");
+    assert!(stderr.contains("must be an http:// URL"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+}
