@@ -71,6 +71,32 @@ pub fn needs_apply(desired: &Rendered, live: Option<&DynamicObject>) -> bool {
     }
 }
 
+/// StatefulSet fields the API server refuses to change. They are taken from the live object
+/// (and the hash recomputed) so a changed storage size or class does not fail every reconcile;
+/// resizing a volume is a manual PVC edit (see docs/operator.md).
+pub fn carry_immutable(desired: &Rendered, live: &DynamicObject) -> Rendered {
+    let mut out = desired.clone();
+    let mut changed = false;
+    for field in ["volumeClaimTemplates", "selector", "serviceName"] {
+        if let Some(v) = live.data["spec"].get(field)
+            && out.manifest["spec"].get(field) != Some(v)
+            && !is_subset(&out.manifest["spec"][field], v)
+        {
+            tracing::warn!(name = %desired.name, field, "immutable StatefulSet field differs; keeping the live value");
+            out.manifest["spec"][field] = v.clone();
+            changed = true;
+        }
+    }
+    if changed {
+        if let Some(a) = out.manifest["metadata"]["annotations"].as_object_mut() {
+            a.remove(APPLIED_HASH);
+        }
+        let hash = crate::render::hash_value(&out.manifest);
+        out.manifest["metadata"]["annotations"][APPLIED_HASH] = hash.into();
+    }
+    out
+}
+
 impl Applier {
     /// An applier for the children of `platform` (uid `owner_uid`) in `namespace`.
     pub fn new(client: Client, namespace: &str, platform: &str, owner_uid: &str) -> Self {
@@ -100,6 +126,21 @@ impl Applier {
         let mut live_objs = Vec::with_capacity(objs.len());
         for obj in objs {
             let live = self.get(obj.kind, &obj.name).await?;
+            // A Job's pod template is immutable, and a migration Job runs once: never rewrite it.
+            if obj.kind == ChildKind::Job
+                && let Some(l) = live
+            {
+                live_objs.push(l);
+                continue;
+            }
+            let carried;
+            let obj = match (&live, obj.kind) {
+                (Some(l), ChildKind::StatefulSet) => {
+                    carried = carry_immutable(obj, l);
+                    &carried
+                }
+                _ => obj,
+            };
             if !needs_apply(obj, live.as_ref()) {
                 if let Some(l) = live {
                     live_objs.push(l);

@@ -47,7 +47,10 @@ where
 #[tokio::test]
 #[ignore = "needs a Kubernetes cluster: set KUBECONFIG and run with --ignored (see file header)"]
 async fn install_apply_scale_delete() {
-    assert!(std::env::var_os("KUBECONFIG").is_some(), "KUBECONFIG is not set");
+    assert!(
+        std::env::var_os("KUBECONFIG").is_some(),
+        "KUBECONFIG is not set"
+    );
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     run(Command::new("helm").current_dir(root).args([
         "upgrade",
@@ -70,20 +73,29 @@ async fn install_apply_scale_delete() {
 
     let client = Client::try_default().await.expect("kube client");
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": NS}})).expect("ns");
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": NS}})).expect("ns");
     let _ = namespaces.create(&PostParams::default(), &ns).await;
 
-    let yaml = std::fs::read_to_string(format!("{root}/docs/examples/minimal.yaml")).expect("example");
+    let yaml =
+        std::fs::read_to_string(format!("{root}/docs/examples/minimal.yaml")).expect("example");
     let mut p: DzinzaPlatform = serde_yaml::from_str(&yaml).expect("example parses");
     p.metadata.namespace = Some(NS.into());
     p.spec.version = tag();
     p.spec.image.pull_policy = dzinza_operator::types::PullPolicy::Never;
     p.spec.ingress = None;
     let api: Api<DzinzaPlatform> = Api::namespaced(client.clone(), NS);
-    api.create(&PostParams::default(), &p).await.expect("platform created");
+    api.create(&PostParams::default(), &p)
+        .await
+        .expect("platform created");
 
     wait_for("phase Ready", Duration::from_secs(900), || async {
-        let phase = api.get("dev").await.ok().and_then(|p| p.status).map(|s| s.phase);
+        let phase = api
+            .get("dev")
+            .await
+            .ok()
+            .and_then(|p| p.status)
+            .map(|s| s.phase);
         eprintln!("phase: {phase:?}");
         phase == Some(Phase::Ready)
     })
@@ -109,13 +121,18 @@ async fn install_apply_scale_delete() {
     let scale = api.get_scale("dev").await.expect("scale");
     assert_eq!(scale.spec.and_then(|s| s.replicas), Some(3));
 
-    api.delete("dev", &DeleteParams::default()).await.expect("deleted");
+    api.delete("dev", &DeleteParams::default())
+        .await
+        .expect("deleted");
     wait_for("platform gone", Duration::from_secs(300), || async {
         api.get_opt("dev").await.ok().flatten().is_none()
     })
     .await;
     // deletionPolicy Retain (the default): the generated credentials outlive the platform.
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), NS);
-    let creds = secrets.get("dev-credentials").await.expect("credentials kept");
+    let creds = secrets
+        .get("dev-credentials")
+        .await
+        .expect("credentials kept");
     assert!(creds.owner_references().is_empty());
 }

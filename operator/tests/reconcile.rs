@@ -748,3 +748,43 @@ async fn autoscaled_workers_get_an_hpa_and_no_replicas() {
     e.reconcile_ok().await;
     assert!(e.names::<HorizontalPodAutoscaler>().await.is_empty());
 }
+
+#[tokio::test]
+async fn immutable_fields_are_not_rewritten() {
+    let e = env().await;
+    e.reconcile_ok().await;
+    e.backends_ready().await;
+    e.reconcile_ok().await;
+    let job = e.names::<Job>().await;
+    assert_eq!(job.len(), 1);
+    // A settings change while the migration runs must not touch the Job (its template is
+    // immutable), and a new volume size must not touch the StatefulSet's claim template.
+    e.spec_patch(json!({
+        "observability": {"logLevel": "debug"},
+        "postgres": {"managed": {"storageSize": "50Gi"}}
+    }))
+    .await;
+    e.reconcile_ok().await;
+    let log = e.log.take();
+    assert!(!log.iter().any(|l| l.starts_with("patch Job/")), "{log:?}");
+    let sts = e
+        .api::<StatefulSet>()
+        .get("dev-postgres")
+        .await
+        .expect("sts");
+    let vct = sts
+        .spec
+        .and_then(|s| s.volume_claim_templates)
+        .expect("vct");
+    let size = vct[0]
+        .spec
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("storage"))
+        .map(|q| q.0.clone());
+    assert_eq!(size.as_deref(), Some("10Gi"));
+    // And it settles: the next reconcile writes nothing.
+    let out = e.reconcile_ok().await;
+    assert_eq!(out.writes, 0, "{:?}", e.log.take());
+}

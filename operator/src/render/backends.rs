@@ -327,8 +327,8 @@ pub fn render(ctx: &Ctx, inputs: &Inputs, d: &mut Desired) -> Result<()> {
         let count = if ctx.stopped() { 0 } else { e.nodes };
         let spec = json!({
             "version": e.version,
-            // In-cluster traffic stays plain HTTP; the data tier is fenced by NetworkPolicy-free
-            // ECK defaults plus its own elastic user password.
+            // Plain HTTP inside the cluster so services need no ECK CA; access still needs the
+            // `elastic` user's password, which ECK generates.
             "http": { "tls": { "selfSignedCertificate": { "disabled": true } } },
             "nodeSets": [{
                 "name": "default",
