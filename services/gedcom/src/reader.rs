@@ -87,6 +87,8 @@ pub struct GedcomReader<R> {
     options: ReaderOptions,
     text: String,
     pending: Option<Node>,
+    /// Open structures of the record being assembled, kept to reuse its allocation.
+    stack: Vec<Node>,
     diagnostics: Vec<Diagnostic>,
     per_code: Vec<(&'static str, usize)>,
     records: u64,
@@ -179,6 +181,7 @@ impl<R: Read> GedcomReader<R> {
             options,
             text: String::new(),
             pending: None,
+            stack: Vec::new(),
             diagnostics,
             per_code: Vec::new(),
             records: 0,
@@ -402,7 +405,12 @@ impl<R: Read> GedcomReader<R> {
             },
         };
         let max_depth = self.options.max_depth.max(1);
-        let mut stack = vec![root];
+        let mut root = root;
+        // Records typically hold a dozen substructures; growing 0 → 4 → 8 → 16 would copy them.
+        root.children.reserve(16);
+        let mut stack = std::mem::take(&mut self.stack);
+        stack.clear();
+        stack.push(root);
         loop {
             match self.read_line()? {
                 None => break,
@@ -496,7 +504,9 @@ impl<R: Read> GedcomReader<R> {
             }
         }
         fold(&mut stack, 1);
-        Ok(stack.pop())
+        let root = stack.pop();
+        self.stack = stack;
+        Ok(root)
     }
 }
 
