@@ -1,0 +1,313 @@
+//! `cargo xtask bench gateway`: requests/s and latency of client → upstream directly,
+//! client → gateway (JWT validated) → upstream, and client → nginx → upstream, in one run.
+
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use dzinza_kit::testing::TestIssuer;
+
+struct Run {
+    name: &'static str,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+struct Killer(Vec<Child>);
+
+impl Drop for Killer {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn need(tool: &str, package: &str) -> anyhow::Result<()> {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()?
+        .success();
+    if !found {
+        bail!("{tool} is not installed (apt-get install {package})");
+    }
+    Ok(())
+}
+
+fn wait_for(port: u16) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("nothing listens on {port} after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+/// Runs the gateway benchmark and prints a Markdown table.
+pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
+    let mut duration = "10s".to_owned();
+    let mut connections = "64".to_owned();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match *a {
+            "--duration" => duration = it.next().context("--duration needs a value")?.to_string(),
+            "--connections" => {
+                connections = it
+                    .next()
+                    .context("--connections needs a value")?
+                    .to_string()
+            }
+            other => bail!("unknown option {other}"),
+        }
+    }
+    need("wrk", "wrk")?;
+    need("nginx", "nginx-light")?;
+
+    eprintln!("bench: building dzinza (release)");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    if !Command::new(&cargo)
+        .args(["build", "--release", "-p", "dzinza"])
+        .status()?
+        .success()
+    {
+        bail!("release build failed");
+    }
+    let dzinza = target_dir().join("release/dzinza");
+
+    let dir = std::env::temp_dir().join(format!("dzinza-bench-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("logs"))?;
+    let (upstream, proxy, gateway) = (port()?, port()?, port()?);
+    let issuer = TestIssuer::new("bench");
+    std::fs::write(dir.join("jwks.json"), issuer.jwks().to_string())?;
+    let token = issuer.sign(&{
+        let mut c = issuer.claims("bench-user", &["USER"]);
+        c["exp"] = serde_json::json!(dzinza_kit::testing::now() + 3600);
+        c
+    });
+    write_nginx_conf(&dir, upstream, proxy)?;
+    std::fs::write(
+        dir.join("gateway.yaml"),
+        "rate_limits:\n  anonymous: {per_minute: 600000000, burst: 10000000}\n  \
+         authenticated: {per_minute: 600000000, burst: 10000000}\n  \
+         credentials: {per_minute: 600000000, burst: 10000000}\n",
+    )?;
+
+    let mut procs = Killer(Vec::new());
+    procs.0.push(
+        Command::new("nginx")
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting nginx")?,
+    );
+    procs.0.push(
+        Command::new(&dzinza)
+            .args(["serve", "--target", "gateway"])
+            .env("DZINZA_LISTEN", format!("127.0.0.1:{gateway}"))
+            .env("DZINZA_DATA_DIR", dir.join("data"))
+            .env(
+                "DZINZA_UPSTREAM_GENEALOGY",
+                format!("http://127.0.0.1:{upstream}"),
+            )
+            .env(
+                "DZINZA_JWKS_URL",
+                format!("http://127.0.0.1:{upstream}/jwks.json"),
+            )
+            .env("DZINZA_GATEWAY_CONFIG", dir.join("gateway.yaml"))
+            .env("DZINZA_LOG_LEVEL", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting the gateway")?,
+    );
+    for p in [upstream, proxy, gateway] {
+        wait_for(p)?;
+    }
+
+    let auth = format!("Authorization: Bearer {token}");
+    let scenarios = [
+        (
+            "client → upstream (direct)",
+            format!("http://127.0.0.1:{upstream}/v1/trees/42"),
+        ),
+        (
+            "client → dzinza gateway → upstream",
+            format!("http://127.0.0.1:{gateway}/api/v1/trees/42"),
+        ),
+        (
+            "client → nginx → upstream",
+            format!("http://127.0.0.1:{proxy}/api/v1/trees/42"),
+        ),
+    ];
+    let mut runs = Vec::new();
+    for (name, url) in &scenarios {
+        // A short warm-up fills connection pools and the JWKS cache.
+        wrk(url, &auth, "2s", &connections)?;
+        let out = wrk(url, &auth, &duration, &connections)?;
+        let run = parse_wrk(name, &out)?;
+        eprintln!(
+            "bench: {name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+            run.rps, run.p50_ms, run.p99_ms
+        );
+        runs.push(run);
+    }
+    drop(procs);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "| path | requests/s | p50 ms | p99 ms |\n|---|---:|---:|---:|"
+    );
+    for r in &runs {
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {:.2} | {:.2} |",
+            r.name, r.rps, r.p50_ms, r.p99_ms
+        );
+    }
+    let (gw, ngx) = (&runs[1], &runs[2]);
+    let _ = writeln!(
+        md,
+        "\ngateway/nginx throughput: {:.2}× (target ≥ 0.8×); p99 ratio: {:.2}× (target ≤ 1.5×)",
+        gw.rps / ngx.rps,
+        gw.p99_ms / ngx.p99_ms
+    );
+    let _ = writeln!(
+        md,
+        "wrk -t1 -c{connections} -d{duration} --latency; machine: {}",
+        machine()
+    );
+    println!("{md}");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn wrk(url: &str, header: &str, duration: &str, connections: &str) -> anyhow::Result<String> {
+    let out = Command::new("wrk")
+        .args([
+            "-t1",
+            "-c",
+            connections,
+            "-d",
+            duration,
+            "--latency",
+            "-H",
+            header,
+            url,
+        ])
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() || text.contains("Non-2xx") {
+        bail!("wrk against {url} failed or saw errors:\n{text}");
+    }
+    Ok(text)
+}
+
+fn parse_ms(v: &str) -> Option<f64> {
+    let (num, unit) = v
+        .trim()
+        .split_at(v.trim().find(|c: char| c.is_ascii_alphabetic())?);
+    let n: f64 = num.parse().ok()?;
+    Some(match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        _ => return None,
+    })
+}
+
+fn parse_wrk(name: &'static str, out: &str) -> anyhow::Result<Run> {
+    let field = |prefix: &str| {
+        out.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(prefix).map(str::trim).map(str::to_owned))
+    };
+    let rps: f64 = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .context("no Requests/sec in wrk output")?;
+    let p50 = field("50%").and_then(|v| parse_ms(&v)).context("no p50")?;
+    let p99 = field("99%").and_then(|v| parse_ms(&v)).context("no p99")?;
+    Ok(Run {
+        name,
+        rps,
+        p50_ms: p50,
+        p99_ms: p99,
+    })
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{cores} cores, {cpu}")
+}
+
+fn write_nginx_conf(dir: &Path, upstream: u16, proxy: u16) -> anyhow::Result<()> {
+    let d = dir.display();
+    let conf = format!(
+        r#"worker_processes 2;
+error_log {d}/logs/error.log warn;
+pid {d}/nginx.pid;
+user root;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_requests 1000000;
+    upstream app {{ server 127.0.0.1:{upstream}; keepalive 256; }}
+    # The upstream every scenario reaches: a small JSON answer, plus the JWKS file.
+    server {{
+        listen 127.0.0.1:{upstream};
+        location = /jwks.json {{ root {d}; }}
+        location / {{ default_type application/json; return 200 '{{"id":"42","name":"Tree"}}'; }}
+    }}
+    # The reference reverse proxy.
+    server {{
+        listen 127.0.0.1:{proxy};
+        location / {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }}
+    }}
+}}
+"#
+    );
+    std::fs::write(dir.join("nginx.conf"), conf)?;
+    Ok(())
+}
