@@ -214,3 +214,39 @@ pub fn is_needed(group: &str, resource: &str, verb: &str) -> bool {
         .iter()
         .any(|n| n.group == group && n.resource == resource && n.verb == verb)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needs_cover_every_child_kind_and_nothing_twice() {
+        let needs = rbac_needs();
+        let mut dedup = needs.clone();
+        dedup.dedup();
+        assert_eq!(needs, dedup);
+        for kind in ChildKind::ALL {
+            let (group, _, _, plural) = kind.gvkp();
+            for verb in ["get", "list", "patch"] {
+                assert!(is_needed(group, plural, verb), "{kind:?} {verb}");
+            }
+            // Built-in kinds are watched; third-party kinds are not (their CRD may be missing).
+            assert_eq!(
+                is_needed(group, plural, "watch"),
+                kind.required_crd().is_none()
+            );
+        }
+        // Server-side apply creates objects with `patch`; the operator never needs `create`
+        // except for Events and its Lease.
+        let creates: Vec<&str> = needs
+            .iter()
+            .filter(|n| n.verb == "create")
+            .map(|n| n.resource)
+            .collect();
+        assert_eq!(creates, ["leases", "events"]);
+        assert!(
+            !is_needed("batch", "jobs", "delete"),
+            "migration Jobs are left to their TTL"
+        );
+    }
+}

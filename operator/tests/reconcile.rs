@@ -788,3 +788,34 @@ async fn immutable_fields_are_not_rewritten() {
     let out = e.reconcile_ok().await;
     assert_eq!(out.writes, 0, "{:?}", e.log.take());
 }
+
+#[tokio::test]
+async fn significant_steps_are_recorded_as_events() {
+    let mut e = env().await;
+    e.ctx = Context::new(
+        e.client.clone(),
+        Some("test".into()),
+        Arc::new(Metrics::default()),
+        true,
+    );
+    e.reconcile_ok().await;
+    e.backends_ready().await;
+    e.reconcile_ok().await;
+    e.jobs_succeeded().await;
+    e.reconcile_ok().await;
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(e.client.clone(), NS);
+    let reasons: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter_map(|ev| ev.reason)
+        .collect();
+    for want in ["Applied", "Provisioning", "Migrating", "MigrationSucceeded"] {
+        assert!(
+            reasons.iter().any(|r| r == want),
+            "no {want} event in {reasons:?}"
+        );
+    }
+}
