@@ -52,7 +52,8 @@ pub struct Header {
     pub gedcom_version: Option<String>,
     /// `GEDC.FORM` as read (5.5.1 `LINEAGE-LINKED`).
     pub gedcom_form: Option<String>,
-    /// `CHAR` as read.
+    /// `CHAR` as read (the first one; its substructures and any repeats describe the input
+    /// bytes only and are not kept).
     pub charset: Option<String>,
     /// `SOUR`.
     pub source: Option<HeaderSource>,
@@ -108,7 +109,14 @@ impl Header {
                         }
                     }
                 }
-                "CHAR" => take_text(&mut h.charset, c, extra),
+                // The writer always writes UTF-8 and its own CHAR, so the input's character
+                // set (and its VERS) describe bytes that no longer exist; a second CHAR kept
+                // as an extra would make readers decode UTF-8 output as something else.
+                "CHAR" => {
+                    if h.charset.is_none() {
+                        h.charset = c.value.text().map(str::to_owned);
+                    }
+                }
                 "SOUR" => take_with(&mut h.source, c, extra, HeaderSource::from_node),
                 "DEST" => take_text(&mut h.destination, c, extra),
                 "DATE" => take_with(&mut h.date, c, extra, DateStructure::from_node),
