@@ -552,7 +552,7 @@ fn kind_in_use(p: &DzinzaPlatform, kind: ChildKind) -> bool {
 }
 
 /// Whether `p` reads the Secret `name` (so a change to it must trigger a reconcile).
-fn references_secret(p: &DzinzaPlatform, name: &str) -> bool {
+pub fn references_secret(p: &DzinzaPlatform, name: &str) -> bool {
     user_secret_keys(p).iter().any(|(s, _)| s == name)
         || render::Ctx::new(p).is_ok_and(|c| {
             backends::eck_user_secret(&c) == name

@@ -253,3 +253,31 @@ fn version_cannot_be_downgraded() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn binary_prints_the_crd_and_its_rbac_needs() {
+    let bin = env!("CARGO_BIN_EXE_dzinza-operator");
+    let out = std::process::Command::new(bin)
+        .arg("crd")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let on_disk = std::fs::read_to_string(CRD_PATH).unwrap_or_default();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), on_disk);
+
+    let out = std::process::Command::new(bin)
+        .arg("rbac-needs")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), dzinza_operator::kinds::rbac_needs().len());
+    assert!(lines.contains(&"apps deployments patch"), "{text}");
+    assert!(lines.contains(&"core secrets watch"), "{text}");
+    assert!(
+        lines.contains(&"dzinza.io dzinzaplatforms/status patch"),
+        "{text}"
+    );
+    assert!(lines.iter().all(|l| l.split(' ').count() == 3), "{text}");
+}

@@ -819,3 +819,17 @@ async fn significant_steps_are_recorded_as_events() {
         );
     }
 }
+
+#[test]
+fn referenced_secrets_trigger_reconciles() {
+    let mut p = minimal();
+    p.metadata.uid = Some("uid".into());
+    p.spec.postgres =
+        serde_json::from_value(json!({"external": {"secretName": "pg"}})).expect("spec");
+    p.spec.auth.smtp_secret_ref =
+        Some(serde_json::from_value(json!({"name": "smtp"})).expect("ref"));
+    use dzinza_operator::controller::references_secret;
+    assert!(references_secret(&p, "pg"));
+    assert!(references_secret(&p, "smtp"));
+    assert!(!references_secret(&p, "unrelated"));
+}
