@@ -51,14 +51,20 @@ pub fn init(service: &str, args: &CommonArgs) -> Result<TelemetryGuard, Telemetr
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stdout().is_terminal(),
     };
+    // The log filter applies to log output only: spans for trace export exist whatever the
+    // log level, so a quiet production log does not mean missing traces.
     let fmt_layer = if json {
         tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
             .with_span_list(false)
+            .with_filter(filter)
             .boxed()
     } else {
-        tracing_subscriber::fmt::layer().compact().boxed()
+        tracing_subscriber::fmt::layer()
+            .compact()
+            .with_filter(filter)
+            .boxed()
     };
 
     let mut guard = TelemetryGuard::default();
@@ -70,13 +76,16 @@ pub fn init(service: &str, args: &CommonArgs) -> Result<TelemetryGuard, Telemetr
                 opentelemetry_sdk::propagation::TraceContextPropagator::new(),
             );
             guard.provider = Some(provider);
-            Some(tracing_opentelemetry::layer().with_tracer(tracer))
+            Some(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+            )
         }
         None => None,
     };
     // A second init (tests starting several services) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
-        .with(filter)
         .with(fmt_layer)
         .with(otel_layer)
         .try_init();
@@ -89,7 +98,7 @@ fn otlp_provider(service: &str, endpoint: &str) -> Result<SdkTracerProvider, Tel
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(traces)
-        .with_http_client(export_client())
+        .with_http_client(export_client()?)
         .build()
         .map_err(|e| TelemetryError::Otlp(endpoint.to_owned(), e.to_string()))?;
     let resource = opentelemetry_sdk::Resource::builder()
@@ -103,11 +112,38 @@ fn otlp_provider(service: &str, endpoint: &str) -> Result<SdkTracerProvider, Tel
         .build())
 }
 
-fn export_client() -> opentelemetry_http::hyper::HyperClient {
-    opentelemetry_http::hyper::HyperClient::with_default_connector(
-        std::time::Duration::from_secs(10),
-        None,
-    )
+fn export_client() -> Result<OnRuntime, TelemetryError> {
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|e| TelemetryError::Otlp("(no Tokio runtime)".into(), e.to_string()))?;
+    Ok(OnRuntime {
+        inner: opentelemetry_http::hyper::HyperClient::with_default_connector(
+            std::time::Duration::from_secs(10),
+            None,
+        ),
+        handle,
+    })
+}
+
+/// The SDK exports from a thread of its own, where a hyper client finds no reactor; this client
+/// runs each export on the process's Tokio runtime instead.
+#[derive(Debug, Clone)]
+struct OnRuntime {
+    inner: opentelemetry_http::hyper::HyperClient,
+    handle: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for OnRuntime {
+    async fn send_bytes(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        let inner = self.inner.clone();
+        self.handle
+            .spawn(async move { inner.send_bytes(request).await })
+            .await
+            .map_err(|e| Box::new(e) as opentelemetry_http::HttpError)?
+    }
 }
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
