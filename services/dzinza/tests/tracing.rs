@@ -8,17 +8,10 @@ use std::time::Duration;
 use axum::body::Body;
 use dzinza_kit::testing::TestIssuer;
 use http_body_util::BodyExt;
-use support::Dzinza;
+use support::{Dzinza, spawn};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN: &str = "00f067aa0ba902b7";
-
-async fn spawn(router: axum::Router) -> std::net::SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, router).await });
-    addr
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traceparent_is_continued_upstream_and_spans_reach_the_collector() {

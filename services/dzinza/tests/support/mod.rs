@@ -119,3 +119,11 @@ pub async fn get(url: &str, token: Option<&str>) -> (u16, String) {
     let body = r.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// Serves `router` on a loopback port for the rest of the test.
+pub async fn spawn(router: axum::Router) -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, router).await });
+    addr
+}
