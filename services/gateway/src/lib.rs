@@ -190,7 +190,14 @@ pub fn router(gw: Arc<Gateway>, health: Health, registry: Metrics) -> Router {
         .route("/api/docs", get(web::docs_page))
         .route("/.well-known/jwks.json", get(proxy::jwks))
         .route("/api/{*rest}", any(proxy::api));
-    let app = match &gw.config.spa_dir {
+    let spa = gw.config.spa_dir.as_deref().filter(|dir| {
+        let present = dir.join("index.html").is_file();
+        if !present {
+            tracing::warn!(dir = %dir.display(), "no index.html in the web app directory; serving the landing page");
+        }
+        present
+    });
+    let app = match spa {
         Some(dir) => app.fallback_service(web::spa(dir)),
         None => app.fallback(web::landing),
     }

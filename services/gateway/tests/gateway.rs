@@ -549,3 +549,20 @@ async fn spa_is_served_with_index_fallback_for_client_routes() {
     assert_eq!(deep.status, 200);
     assert_eq!(&deep.body[..], b"<html>app</html>");
 }
+
+#[tokio::test]
+async fn an_empty_web_app_directory_falls_back_to_the_landing_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(spawn_upstream().await);
+    config.spa_dir = Some(dir.path().to_owned());
+    let gw = start(config).await;
+    let home = gw.client.get(&gw.url("/"), None).await;
+    assert_eq!(home.status, 200);
+    assert!(String::from_utf8_lossy(&home.body).contains("/api/docs"));
+    let other = gw.client.get(&gw.url("/nothing-here"), None).await;
+    assert_eq!(other.status, 404);
+    assert_eq!(
+        other.header("content-type"),
+        Some("application/problem+json")
+    );
+}
