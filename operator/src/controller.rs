@@ -228,6 +228,7 @@ async fn pipeline(
     let stopped = p.spec.cluster_operation.stopped;
 
     if !stopped && !obs.backends_ready() {
+        observe_workloads_readonly(&ap, &stages, obs).await?;
         announce(ctx, &reference, &ap).await;
         return Ok((Action::requeue(REQUEUE_WAITING), ap.writes));
     }
@@ -253,6 +254,8 @@ async fn pipeline(
                 return Err(Error::MigrationFailed(job));
             }
             MigrationState::Running | MigrationState::Waiting => {
+                // The previous version keeps serving while the new one migrates.
+                observe_workloads_readonly(&ap, &stages, obs).await?;
                 announce(ctx, &reference, &ap).await;
                 return Ok((Action::requeue(REQUEUE_WAITING), ap.writes));
             }
@@ -353,6 +356,29 @@ fn observe_workloads(rendered: &[Rendered], live: &[DynamicObject], obs: &mut Ob
             },
         );
     }
+}
+
+/// Reads the workloads' current state without applying them (while waiting for backends or
+/// a migration), so status keeps showing what serves users meanwhile.
+async fn observe_workloads_readonly(
+    ap: &Applier,
+    stages: &render::Stages,
+    obs: &mut Observed,
+) -> Result<()> {
+    let mut rendered = Vec::new();
+    let mut live = Vec::new();
+    for r in stages
+        .workloads
+        .iter()
+        .filter(|r| r.kind == ChildKind::Deployment)
+    {
+        if let Some(l) = ap.get(r.kind, &r.name).await? {
+            rendered.push(r.clone());
+            live.push(l);
+        }
+    }
+    observe_workloads(&rendered, &live, obs);
+    Ok(())
 }
 
 /// With reconciliation paused: read every desired object's live state, write nothing.

@@ -173,3 +173,41 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod http_tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn get(m: Arc<Metrics>, path: &str) -> (StatusCode, String) {
+        let resp = router(m)
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&bytes).to_string())
+    }
+
+    #[tokio::test]
+    async fn health_ready_and_metrics() {
+        let m = Arc::new(Metrics::default());
+        assert_eq!(get(m.clone(), "/healthz").await.0, StatusCode::OK);
+        assert_eq!(
+            get(m.clone(), "/readyz").await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        m.ready.store(true, Ordering::Relaxed);
+        assert_eq!(get(m.clone(), "/readyz").await.0, StatusCode::OK);
+        let (status, body) = get(m, "/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.contains("dzinza_operator_reconciliations_total"),
+            "{body}"
+        );
+    }
+}

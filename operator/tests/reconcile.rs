@@ -439,6 +439,10 @@ async fn new_version_migrates_before_rolling_workloads() {
         .expect("gateway");
     assert!(format!("{:?}", d.spec).contains("dzinza:0.1.0"));
     assert_eq!(e.phase().await, Phase::Migrating);
+    // Status still shows what serves users meanwhile: the old version.
+    let st = e.platform().await.status.expect("status");
+    assert_eq!(st.components["gateway"].version.as_deref(), Some("0.1.0"));
+    assert_eq!(st.version.as_deref(), Some("0.1.0"));
 
     e.jobs_succeeded().await;
     e.reconcile_ok().await;
