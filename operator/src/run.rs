@@ -59,6 +59,8 @@ async fn wait_true(rx: &mut watch::Receiver<bool>) {
 
 /// Runs the operator until SIGTERM/SIGINT.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Another crate in the same build may enable a second rustls provider; pick ours.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
     let server = tokio::spawn(metrics::serve(settings.listen, metrics.clone()));
