@@ -837,3 +837,39 @@ fn referenced_secrets_trigger_reconciles() {
     assert!(references_secret(&p, "smtp"));
     assert!(!references_secret(&p, "unrelated"));
 }
+
+#[tokio::test]
+async fn controller_runtime_reconciles_a_platform() {
+    // The real Controller (watches, DeserializeGuard, owns, secret watch) over the fake API.
+    let e = env().await;
+    let ctx = Arc::new(Context::new(
+        e.client.clone(),
+        None,
+        Arc::new(Metrics::default()),
+        false,
+    ));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let opts = dzinza_operator::controller::RunOptions {
+        namespace: Some(NS.into()),
+        concurrency: 2,
+    };
+    let task = tokio::spawn(async move {
+        dzinza_operator::controller::run_controller(ctx, &opts, async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    let start = std::time::Instant::now();
+    let mut phase = None;
+    while start.elapsed() < std::time::Duration::from_secs(20) {
+        phase = e.platform().await.status.map(|s| s.phase);
+        if phase.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = tx.send(());
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+    assert_eq!(phase, Some(Phase::Provisioning));
+    assert_eq!(e.names::<StatefulSet>().await.len(), 4);
+}
