@@ -62,10 +62,20 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // Another crate in the same build may enable a second rustls provider; pick ours.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = Client::try_default().await?;
-    let metrics = Arc::new(Metrics::default());
-    let server = tokio::spawn(metrics::serve(settings.listen, metrics.clone()));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(shutdown_signal(stop_tx));
+    run_with(client, settings, stop_rx).await
+}
+
+/// Runs the operator with `client` until `stop_rx` turns true: the metrics server, then the
+/// controller, behind leader election when a lease namespace is set.
+pub async fn run_with(
+    client: Client,
+    settings: Settings,
+    stop_rx: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let server = tokio::spawn(metrics::serve(settings.listen, metrics.clone()));
     let ctx = Arc::new(Context::new(
         client.clone(),
         Some(settings.identity.clone()),

@@ -873,3 +873,41 @@ async fn controller_runtime_reconciles_a_platform() {
     assert_eq!(phase, Some(Phase::Provisioning));
     assert_eq!(e.names::<StatefulSet>().await.len(), 4);
 }
+
+#[tokio::test]
+async fn operator_with_leader_election_takes_the_lease_and_reconciles() {
+    let e = env().await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let settings = dzinza_operator::run::Settings {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        namespace: Some(NS.into()),
+        concurrency: 2,
+        leader_election_namespace: Some("dzinza-system".into()),
+        lease_name: "dzinza-operator".into(),
+        identity: "operator-0".into(),
+    };
+    let client = e.client.clone();
+    let task = tokio::spawn(dzinza_operator::run::run_with(client, settings, stop_rx));
+    let start = std::time::Instant::now();
+    let mut phase = None;
+    while start.elapsed() < std::time::Duration::from_secs(30) {
+        phase = e.platform().await.status.map(|s| s.phase);
+        if phase.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(e.client.clone(), "dzinza-system");
+    let holder = leases
+        .get("dzinza-operator")
+        .await
+        .ok()
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity);
+    let _ = stop_tx.send(true);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(15), task).await;
+    assert_eq!(holder.as_deref(), Some("operator-0"));
+    assert_eq!(phase, Some(Phase::Provisioning));
+    assert!(ended.is_ok(), "operator did not stop");
+}
