@@ -911,3 +911,76 @@ async fn operator_with_leader_election_takes_the_lease_and_reconciles() {
     assert_eq!(phase, Some(Phase::Provisioning));
     assert!(ended.is_ok(), "operator did not stop");
 }
+
+#[tokio::test]
+async fn a_second_replica_waits_while_the_leader_lives_and_the_leader_releases_on_stop() {
+    let e = env().await;
+    let settings = |id: &str| dzinza_operator::run::Settings {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        namespace: Some(NS.into()),
+        concurrency: 2,
+        leader_election_namespace: Some("dzinza-system".into()),
+        lease_name: "dzinza-operator".into(),
+        identity: id.into(),
+    };
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(e.client.clone(), "dzinza-system");
+    let holder = || async {
+        leases
+            .get("dzinza-operator")
+            .await
+            .ok()
+            .and_then(|l| l.spec)
+            .and_then(|s| s.holder_identity)
+    };
+    let wait_holder = |want: &'static str, secs: u64| {
+        let holder = &holder;
+        async move {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_secs(secs) {
+                if holder().await.as_deref() == Some(want) {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            false
+        }
+    };
+    let (stop_a, rx_a) = tokio::sync::watch::channel(false);
+    let a = tokio::spawn(dzinza_operator::run::run_with(
+        e.client.clone(),
+        settings("a"),
+        rx_a,
+    ));
+    assert!(wait_holder("a", 20).await, "a never led");
+    let (stop_b, rx_b) = tokio::sync::watch::channel(false);
+    let b = tokio::spawn(dzinza_operator::run::run_with(
+        e.client.clone(),
+        settings("b"),
+        rx_b,
+    ));
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        holder().await.as_deref(),
+        Some("a"),
+        "b took the lease from a live leader"
+    );
+    let _ = stop_a.send(true);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(15), a).await;
+    assert!(ended.is_ok(), "a did not stop");
+    // A stopping leader releases the lease, so a standby need not wait for it to expire.
+    // (The take-over itself depends on server-side apply field ownership, which the fake only
+    // approximates; only a real cluster shows it, see docs/operator.md.)
+    let spec = leases
+        .get("dzinza-operator")
+        .await
+        .ok()
+        .and_then(|l| l.spec);
+    assert_eq!(
+        spec.as_ref().and_then(|s| s.holder_identity.as_deref()),
+        None
+    );
+    assert_eq!(spec.and_then(|s| s.lease_transitions), Some(1));
+    let _ = stop_b.send(true);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(15), b).await;
+}
