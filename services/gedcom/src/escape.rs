@@ -56,14 +56,13 @@ pub(crate) fn unescape_text(p: &str, version: Version) -> String {
 }
 
 /// Applies the version's `@` escaping to one physical line's text.
-pub(crate) fn escape_text(t: &str, version: Version, first_in_value: bool, out: &mut String) {
+pub(crate) fn escape_text(t: &str, version: Version, out: &mut String) {
     if memchr::memchr(b'@', t.as_bytes()).is_none() {
         out.push_str(t);
         return;
     }
     match version {
         Version::V70 => {
-            let _ = first_in_value;
             if t.starts_with('@') {
                 out.push('@');
             }
@@ -119,7 +118,7 @@ mod tests {
             "@#DHEBREW@ 1 TSH 5000 @"
         );
         let mut out = String::new();
-        escape_text("me@example.com @#DJULIAN@ x", Version::V551, true, &mut out);
+        escape_text("me@example.com @#DJULIAN@ x", Version::V551, &mut out);
         assert_eq!(out, "me@@example.com @#DJULIAN@ x");
     }
 
@@ -128,7 +127,7 @@ mod tests {
         assert_eq!(unescape_text("@@me", Version::V70), "@me");
         assert_eq!(unescape_text("a@@b", Version::V70), "a@@b");
         let mut out = String::new();
-        escape_text("@me a@b", Version::V70, true, &mut out);
+        escape_text("@me a@b", Version::V70, &mut out);
         assert_eq!(out, "@@me a@b");
     }
 }

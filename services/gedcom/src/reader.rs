@@ -91,6 +91,8 @@ pub struct GedcomReader<R> {
     stack: Vec<Node>,
     diagnostics: Vec<Diagnostic>,
     per_code: Vec<(&'static str, usize)>,
+    /// Every diagnostic raised per severity (info, warning, error), listed or not.
+    raised: [usize; 3],
     records: u64,
     seen_trailer: bool,
     warned_after_trailer: bool,
@@ -172,6 +174,8 @@ impl<R: Read> GedcomReader<R> {
                 None => (Encoding::Utf8, EncodingSource::Default),
             }
         };
+        // The charset warnings above are all warnings.
+        let raised = [0, diagnostics.len(), 0];
         Ok(Self {
             src,
             decoder: LineDecoder::new(encoding),
@@ -184,6 +188,7 @@ impl<R: Read> GedcomReader<R> {
             stack: Vec::new(),
             diagnostics,
             per_code: Vec::new(),
+            raised,
             records: 0,
             seen_trailer: false,
             warned_after_trailer: false,
@@ -216,7 +221,14 @@ impl<R: Read> GedcomReader<R> {
         std::mem::take(&mut self.diagnostics)
     }
 
+    /// How many diagnostics of each severity were raised so far, including those only
+    /// counted: `(errors, warnings, infos)`.
+    pub fn raised(&self) -> (usize, usize, usize) {
+        (self.raised[2], self.raised[1], self.raised[0])
+    }
+
     fn diag(&mut self, d: Diagnostic) {
+        self.raised[d.severity as usize] += 1;
         let limit = self.options.max_diagnostics_per_code;
         let count = match self.per_code.iter_mut().find(|(c, _)| *c == d.code) {
             Some((_, n)) => {

@@ -82,9 +82,23 @@ pub struct Validator {
     references: Vec<(String, String, u64)>,
     counts: BTreeMap<String, u64>,
     diagnostics: Vec<Diagnostic>,
+    per_code: BTreeMap<&'static str, usize>,
+    raised: [usize; 3],
 }
 
+/// Diagnostics kept per code; the rest are counted, so huge files cannot exhaust memory.
+const MAX_PER_CODE: usize = 1000;
+
 impl Validator {
+    fn push(&mut self, d: Diagnostic) {
+        self.raised[d.severity as usize] += 1;
+        let n = self.per_code.entry(d.code).or_insert(0);
+        *n += 1;
+        if *n <= MAX_PER_CODE {
+            self.diagnostics.push(d);
+        }
+    }
+
     /// A validator for files of the given version.
     pub fn new(version: Version) -> Self {
         Self {
@@ -98,7 +112,7 @@ impl Validator {
         *self.counts.entry(record.tag.to_string()).or_insert(0) += 1;
         if let Some(x) = &record.xref {
             if let Some((_, first)) = self.defined.get(x) {
-                self.diagnostics.push(Diagnostic::at(
+                self.push(Diagnostic::at(
                     record.line,
                     Severity::Error,
                     "duplicate-xref",
@@ -114,7 +128,7 @@ impl Validator {
                 "INDI" | "FAM" | "SOUR" | "REPO" | "OBJE" | "SUBM" | "NOTE"
             )
         {
-            self.diagnostics.push(Diagnostic::at(
+            self.push(Diagnostic::at(
                 record.line,
                 Severity::Warning,
                 "missing-xref",
@@ -132,7 +146,7 @@ impl Validator {
     fn check_tag(&mut self, node: &Node, depth: usize) {
         let tag = node.tag.as_str();
         if !tag.starts_with('_') && !KNOWN_TAGS.contains(&tag) {
-            self.diagnostics.push(Diagnostic::at(
+            self.push(Diagnostic::at(
                 node.line,
                 Severity::Warning,
                 "unknown-tag",
@@ -149,7 +163,7 @@ impl Validator {
                     .push((p.clone(), node.tag.to_string(), node.line));
             }
             Value::Text(t) if node.tag == "DATE" && !GenDate::parse(t).is_valid() => {
-                self.diagnostics.push(Diagnostic::at(
+                self.push(Diagnostic::at(
                     node.line,
                     Severity::Warning,
                     "invalid-date",
@@ -161,7 +175,7 @@ impl Validator {
                     && depth == 1
                     && !matches!(t.as_str(), "M" | "F" | "U" | "X") =>
             {
-                self.diagnostics.push(Diagnostic::at(
+                self.push(Diagnostic::at(
                     node.line,
                     Severity::Warning,
                     "invalid-sex",
@@ -172,11 +186,12 @@ impl Validator {
         }
     }
 
-    /// Resolves pointers and returns counts and diagnostics.
-    pub fn finish(mut self) -> (BTreeMap<String, u64>, Vec<Diagnostic>) {
+    /// Resolves pointers; returns record counts, the listed diagnostics, and how many of each
+    /// severity were raised in all, listed or not (`[info, warning, error]`).
+    pub fn finish(mut self) -> (BTreeMap<String, u64>, Vec<Diagnostic>, [usize; 3]) {
         for (target, tag, line) in std::mem::take(&mut self.references) {
             match self.defined.get(&target) {
-                None => self.diagnostics.push(Diagnostic::at(
+                None => self.push(Diagnostic::at(
                     line,
                     Severity::Error,
                     "dangling-pointer",
@@ -186,7 +201,7 @@ impl Validator {
                     if let Some(expected) = expected_targets(&tag)
                         && !expected.contains(&kind.as_str())
                     {
-                        self.diagnostics.push(Diagnostic::at(
+                        self.push(Diagnostic::at(
                             line,
                             Severity::Warning,
                             "pointer-type",
@@ -196,7 +211,16 @@ impl Validator {
                 }
             }
         }
-        (self.counts, self.diagnostics)
+        for (code, n) in std::mem::take(&mut self.per_code) {
+            if n > MAX_PER_CODE {
+                self.diagnostics.push(Diagnostic::file(
+                    Severity::Info,
+                    "suppressed",
+                    format!("{} more `{code}` diagnostics not listed", n - MAX_PER_CODE),
+                ));
+            }
+        }
+        (self.counts, self.diagnostics, self.raised)
     }
 }
 
@@ -216,18 +240,18 @@ pub fn check<R: Read>(
         on_record(reader.bytes_read());
     }
     diagnostics.append(&mut reader.take_diagnostics());
-    let (counts, mut more) = validator.finish();
+    let (reader_errors, reader_warnings, reader_infos) = reader.raised();
+    let (counts, mut more, totals) = validator.finish();
     diagnostics.append(&mut more);
     diagnostics.sort_by_key(|d| d.line.unwrap_or(0));
-    let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();
     Ok(Report {
         encoding: reader.encoding().name().to_owned(),
         encoding_source: Some(reader.encoding_source()),
         version: Some(reader.version()),
         counts,
-        errors: count(Severity::Error),
-        warnings: count(Severity::Warning),
-        infos: count(Severity::Info),
+        errors: reader_errors + totals[2],
+        warnings: reader_warnings + totals[1],
+        infos: reader_infos + totals[0],
         diagnostics,
     })
 }

@@ -138,7 +138,7 @@ impl<W: Write> Emitter<W> {
         self.buf.push(b' ');
         self.scratch.clear();
         let mut scratch = std::mem::take(&mut self.scratch);
-        escape_text(text, self.version, true, &mut scratch);
+        escape_text(text, self.version, &mut scratch);
         self.buf.extend_from_slice(scratch.as_bytes());
         self.scratch = scratch;
     }

@@ -208,3 +208,26 @@ fn pointers_continued_by_cont_keep_the_continuation_as_a_substructure() {
     assert_eq!(i.child_of[0].extra[0].value, Value::Text("oops".into()));
     assert!(d.iter().any(|d| d.code == "continued-pointer"));
 }
+
+#[test]
+fn floods_of_diagnostics_are_capped_but_counted() {
+    let mut text = String::from("0 HEAD\n0 @I1@ INDI\n");
+    for _ in 0..1500 {
+        text.push_str("1 FAMC @NOWHERE@\n");
+    }
+    text.push_str("0 TRLR\n");
+    let report = validate::check(text.as_bytes(), ReaderOptions::default(), |_| {}).unwrap();
+    assert_eq!(report.errors, 1500);
+    let listed = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "dangling-pointer")
+        .count();
+    assert_eq!(listed, 1000);
+    assert!(
+        report
+            .diagnostics
+            .iter()
+            .any(|d| d.code == "suppressed" && d.message.starts_with("500 more"))
+    );
+}
