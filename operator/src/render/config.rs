@@ -66,6 +66,10 @@ pub fn settings(ctx: &Ctx) -> BTreeMap<String, String> {
         .as_ref()
         .is_some_and(|i| i.tls_secret_name.is_some());
     set("DZINZA_BEHIND_TLS", tls.to_string());
+    // Behind the ingress controller the TCP peer is the controller: the client is one
+    // X-Forwarded-For hop back, and per-IP rate limits must key on it.
+    let hops = if spec.ingress.is_some() { "1" } else { "0" };
+    set("DZINZA_FORWARDED_HOPS", hops.into());
     set("DZINZA_SPA_DIR", "/usr/share/dzinza/web".into());
     // Auth policy.
     set(
