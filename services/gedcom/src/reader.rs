@@ -457,15 +457,33 @@ impl<R: Read> GedcomReader<R> {
                     stack.push(node);
                 }
                 Some(LineEvent::Continuation {
+                    level: 0,
+                    conc,
+                    text,
+                    line,
+                }) => {
+                    // A level-0 CONC/CONT continues nothing; keeping it as its own record
+                    // (as at the start of a file) makes writing it back stable.
+                    self.diag(Diagnostic::at(
+                        line,
+                        Severity::Warning,
+                        "orphan-continuation",
+                        "CONC/CONT at level 0; kept as its own record",
+                    ));
+                    let tag = if conc { "CONC" } else { "CONT" };
+                    self.pending = Some(Node {
+                        line,
+                        ..Node::new(tag, Value::from_text(Some(text)))
+                    });
+                    break;
+                }
+                Some(LineEvent::Continuation {
                     level,
                     conc,
                     text,
                     line,
                 }) => {
-                    let mut depth = level.min(stack.len());
-                    if depth == 0 {
-                        depth = stack.len();
-                    }
+                    let depth = level.min(stack.len());
                     if level != depth {
                         self.diag(Diagnostic::at(
                             line,
