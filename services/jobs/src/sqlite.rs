@@ -1,0 +1,398 @@
+//! SQLite adapter for the embedded mode (`<data_dir>/jobs.db`).
+//!
+//! SQLite serialises writers, so a claim is a single `UPDATE ... RETURNING` statement and needs no
+//! row locks; WAL mode lets readers (the HTTP API, SSE) run while a worker writes.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::StoreError;
+use crate::model::{
+    ClaimRequest, Claimed, Enqueued, Failure, Job, JobFilter, JobState, LeaseStatus, Millis,
+    NewJob, Schedule, TypeCount,
+};
+use crate::store::{JobStore, StoreFuture, decode_job, decode_schedule, new_id, parse_state, sql};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, \
+    lease_owner = $1, lease_token = $2, lease_expires_at = $3, \
+    started_at = COALESCE(started_at, $4), updated_at = $4 \
+    WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $4 \
+        AND job_type IN (SELECT value FROM json_each($5)) \
+        ORDER BY priority DESC, run_after, id LIMIT $6) \
+    RETURNING *";
+
+/// The queue on SQLite.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path`.
+    pub async fn open(path: &std::path::Path, max_connections: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            // Other connections (and other worker processes) hold the write lock briefly.
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Wraps an existing pool.
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool, for health checks.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn bind_new<'q>(
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    id: String,
+    job: &NewJob,
+    now: Millis,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    q.bind(id)
+        .bind(job.job_type.clone())
+        .bind(job.payload.to_string())
+        .bind(job.owner_id.clone())
+        .bind(job.tree_id.clone())
+        .bind(job.idempotency_key.clone())
+        .bind(job.priority)
+        .bind(job.run_after.unwrap_or(now))
+        .bind(job.max_attempts)
+        .bind(now)
+}
+
+async fn enqueue_in(
+    conn: &mut sqlx::SqliteConnection,
+    job: &NewJob,
+    now: Millis,
+) -> Result<Enqueued, StoreError> {
+    let row = bind_new(sqlx::query(sql::INSERT), new_id(), job, now)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(row) = row {
+        return Ok(Enqueued {
+            job: decode_job!(&row),
+            created: true,
+        });
+    }
+    let row = sqlx::query(sql::BY_KEY)
+        .bind(job.idempotency_key.clone())
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Enqueued {
+        job: decode_job!(&row),
+        created: false,
+    })
+}
+
+impl JobStore for SqliteStore {
+    fn migrate(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            MIGRATOR.run(&self.pool).await?;
+            Ok(())
+        })
+    }
+
+    fn enqueue(&self, job: NewJob, now: Millis) -> StoreFuture<'_, Enqueued> {
+        Box::pin(async move {
+            let mut conn = self.pool.acquire().await?;
+            enqueue_in(&mut conn, &job, now).await
+        })
+    }
+
+    fn claim(&self, req: ClaimRequest) -> StoreFuture<'_, Vec<Claimed>> {
+        Box::pin(async move {
+            if req.types.is_empty() || req.limit == 0 {
+                return Ok(Vec::new());
+            }
+            let token = uuid::Uuid::new_v4().to_string();
+            let rows = sqlx::query(CLAIM)
+                .bind(&req.worker_id)
+                .bind(&token)
+                .bind(req.now + req.lease_ms)
+                .bind(req.now)
+                .bind(serde_json::to_string(&req.types).unwrap_or_default())
+                .bind(i64::from(req.limit))
+                .fetch_all(&self.pool)
+                .await?;
+            let mut jobs = rows
+                .iter()
+                .map(|row| Ok(decode_job!(row)))
+                .collect::<Result<Vec<Job>, StoreError>>()?;
+            jobs.sort_by(|a, b| {
+                (b.priority, a.run_after, &a.id).cmp(&(a.priority, b.run_after, &b.id))
+            });
+            Ok(jobs
+                .into_iter()
+                .map(|job| Claimed {
+                    job,
+                    lease_token: token.clone(),
+                })
+                .collect())
+        })
+    }
+
+    fn heartbeat(
+        &self,
+        id: &str,
+        token: &str,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'_, LeaseStatus> {
+        let (id, token) = (id.to_owned(), token.to_owned());
+        Box::pin(async move {
+            let row: Option<(bool,)> = sqlx::query_as(sql::HEARTBEAT)
+                .bind(id)
+                .bind(token)
+                .bind(now + lease_ms)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(match row {
+                Some((cancel_requested,)) => LeaseStatus::Held { cancel_requested },
+                None => LeaseStatus::Lost,
+            })
+        })
+    }
+
+    fn progress(
+        &self,
+        id: &str,
+        token: &str,
+        fraction: f64,
+        message: Option<String>,
+        now: Millis,
+    ) -> StoreFuture<'_, bool> {
+        let (id, token) = (id.to_owned(), token.to_owned());
+        Box::pin(async move {
+            let done = sqlx::query(sql::PROGRESS)
+                .bind(id)
+                .bind(token)
+                .bind(fraction)
+                .bind(message)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn complete(&self, id: &str, token: &str, result: Value, now: Millis) -> StoreFuture<'_, bool> {
+        let (id, token) = (id.to_owned(), token.to_owned());
+        Box::pin(async move {
+            let done = sqlx::query(sql::COMPLETE)
+                .bind(id)
+                .bind(token)
+                .bind(result.to_string())
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn fail(
+        &self,
+        id: &str,
+        token: &str,
+        failure: Failure,
+        now: Millis,
+    ) -> StoreFuture<'_, Option<JobState>> {
+        let (id, token) = (id.to_owned(), token.to_owned());
+        Box::pin(async move {
+            let row: Option<(String,)> = sqlx::query_as(sql::FAIL)
+                .bind(id)
+                .bind(token)
+                .bind(failure.error)
+                .bind(failure.retry_at)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(|(s,)| parse_state(&s)).transpose()
+        })
+    }
+
+    fn mark_cancelled(&self, id: &str, token: &str, now: Millis) -> StoreFuture<'_, bool> {
+        let (id, token) = (id.to_owned(), token.to_owned());
+        Box::pin(async move {
+            let done = sqlx::query(sql::MARK_CANCELLED)
+                .bind(id)
+                .bind(token)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn release(&self, id: &str, token: &str, now: Millis) -> StoreFuture<'_, bool> {
+        let (id, token) = (id.to_owned(), token.to_owned());
+        Box::pin(async move {
+            let done = sqlx::query(sql::RELEASE)
+                .bind(id)
+                .bind(token)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn request_cancel(&self, id: &str, now: Millis) -> StoreFuture<'_, Option<Job>> {
+        let id = id.to_owned();
+        Box::pin(async move {
+            let done = sqlx::query(sql::CANCEL_QUEUED)
+                .bind(&id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            if done.rows_affected() == 0 {
+                sqlx::query(sql::CANCEL_RUNNING)
+                    .bind(&id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            self.get(&id).await
+        })
+    }
+
+    fn retry(&self, id: &str, now: Millis) -> StoreFuture<'_, Option<Job>> {
+        let id = id.to_owned();
+        Box::pin(async move {
+            let row = sqlx::query(sql::RETRY)
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(match row {
+                Some(row) => Some(decode_job!(&row)),
+                None => None,
+            })
+        })
+    }
+
+    fn get(&self, id: &str) -> StoreFuture<'_, Option<Job>> {
+        let id = id.to_owned();
+        Box::pin(async move {
+            let row = sqlx::query(sql::GET)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(match row {
+                Some(row) => Some(decode_job!(&row)),
+                None => None,
+            })
+        })
+    }
+
+    fn list(&self, filter: JobFilter) -> StoreFuture<'_, Vec<Job>> {
+        Box::pin(async move {
+            let rows = sqlx::query(sql::LIST)
+                .bind(filter.owner_id)
+                .bind(filter.job_type)
+                .bind(filter.state.map(JobState::as_str))
+                .bind(filter.before_id)
+                .bind(i64::from(filter.limit))
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(|row| Ok(decode_job!(row))).collect()
+        })
+    }
+
+    fn recover_expired(&self, now: Millis) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let done = sqlx::query(sql::RECOVER)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected())
+        })
+    }
+
+    fn queue_depth(&self, now: Millis) -> StoreFuture<'_, Vec<TypeCount>> {
+        Box::pin(async move {
+            let rows: Vec<(String, i64)> = sqlx::query_as(sql::DEPTH)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(job_type, count)| TypeCount { job_type, count })
+                .collect())
+        })
+    }
+
+    fn upsert_schedule(&self, s: Schedule, now: Millis) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            sqlx::query(sql::UPSERT_SCHEDULE)
+                .bind(s.name)
+                .bind(s.cron)
+                .bind(s.job_type)
+                .bind(s.payload.to_string())
+                .bind(s.next_run_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn due_schedules(&self, now: Millis) -> StoreFuture<'_, Vec<Schedule>> {
+        Box::pin(async move {
+            let rows = sqlx::query(sql::DUE_SCHEDULES)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(|row| Ok(decode_schedule!(row))).collect()
+        })
+    }
+
+    fn fire_schedule(
+        &self,
+        name: &str,
+        due_at: Millis,
+        next_at: Millis,
+        job: NewJob,
+        now: Millis,
+    ) -> StoreFuture<'_, Option<Job>> {
+        let name = name.to_owned();
+        Box::pin(async move {
+            // IMMEDIATE takes the write lock up front: a concurrent firer waits, then sees the moved
+            // tick and matches nothing (a deferred transaction could deadlock upgrading its lock).
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let moved = sqlx::query(sql::ADVANCE_SCHEDULE)
+                .bind(&name)
+                .bind(due_at)
+                .bind(next_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if moved.rows_affected() != 1 {
+                return Ok(None);
+            }
+            let enqueued = enqueue_in(&mut tx, &job, now).await?;
+            tx.commit().await?;
+            Ok(Some(enqueued.job))
+        })
+    }
+}

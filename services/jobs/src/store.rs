@@ -1,0 +1,216 @@
+//! The storage port of the queue, and the SQL both adapters share.
+//!
+//! Every operation takes `now` from the caller, so the domain decides what time it is and the
+//! conformance suite can test leases and schedules without sleeping.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::model::{
+    ClaimRequest, Claimed, Enqueued, Failure, Job, JobFilter, JobState, LeaseStatus, Millis,
+    NewJob, Schedule, TypeCount,
+};
+
+/// A boxed store future (the port is used as `dyn JobStore`).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The queue's storage port; one adapter per database, all passing `tests/conformance.rs`.
+pub trait JobStore: Send + Sync + 'static {
+    /// Applies the embedded migrations.
+    fn migrate(&self) -> StoreFuture<'_, ()>;
+    /// Inserts a job, or returns the existing one with the same idempotency key.
+    fn enqueue(&self, job: NewJob, now: Millis) -> StoreFuture<'_, Enqueued>;
+    /// Leases up to `limit` due jobs of the given types, highest priority first; concurrent
+    /// claimers never get the same job.
+    fn claim(&self, req: ClaimRequest) -> StoreFuture<'_, Vec<Claimed>>;
+    /// Extends a lease; reports whether it is still held and whether cancel was requested.
+    fn heartbeat(
+        &self,
+        id: &str,
+        token: &str,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'_, LeaseStatus>;
+    /// Records handler progress; false when the lease is lost.
+    fn progress(
+        &self,
+        id: &str,
+        token: &str,
+        fraction: f64,
+        message: Option<String>,
+        now: Millis,
+    ) -> StoreFuture<'_, bool>;
+    /// Marks a leased job succeeded; false when the lease is lost (someone else owns it now).
+    fn complete(&self, id: &str, token: &str, result: Value, now: Millis) -> StoreFuture<'_, bool>;
+    /// Records a failed attempt: back to `queued` at `retry_at` while attempts remain, else
+    /// `failed`. `None` when the lease is lost, else the new state.
+    fn fail(
+        &self,
+        id: &str,
+        token: &str,
+        failure: Failure,
+        now: Millis,
+    ) -> StoreFuture<'_, Option<JobState>>;
+    /// Marks a leased job cancelled (its handler stopped after a cancel request).
+    fn mark_cancelled(&self, id: &str, token: &str, now: Millis) -> StoreFuture<'_, bool>;
+    /// Gives a leased job back to the queue without counting the attempt (worker shutdown).
+    fn release(&self, id: &str, token: &str, now: Millis) -> StoreFuture<'_, bool>;
+    /// Cancels a queued job at once, or asks a running one to stop. `None` if no such job.
+    fn request_cancel(&self, id: &str, now: Millis) -> StoreFuture<'_, Option<Job>>;
+    /// Puts a `failed` job back in the queue with fresh attempts. `None` if no such failed job.
+    fn retry(&self, id: &str, now: Millis) -> StoreFuture<'_, Option<Job>>;
+    /// One job.
+    fn get(&self, id: &str) -> StoreFuture<'_, Option<Job>>;
+    /// Jobs matching `filter`, newest first.
+    fn list(&self, filter: JobFilter) -> StoreFuture<'_, Vec<Job>>;
+    /// Returns running jobs whose lease lapsed to the queue (or to `failed`/`cancelled`);
+    /// returns how many were recovered.
+    fn recover_expired(&self, now: Millis) -> StoreFuture<'_, u64>;
+    /// Queued jobs that are due, by type (exact).
+    fn queue_depth(&self, now: Millis) -> StoreFuture<'_, Vec<TypeCount>>;
+    /// Creates or updates a schedule; keeps its next tick unless the expression changed.
+    fn upsert_schedule(&self, schedule: Schedule, now: Millis) -> StoreFuture<'_, ()>;
+    /// Schedules whose next tick is due.
+    fn due_schedules(&self, now: Millis) -> StoreFuture<'_, Vec<Schedule>>;
+    /// Atomically moves `name` from tick `due_at` to `next_at` and enqueues `job`; exactly one
+    /// caller per tick wins and gets the job, the others get `None`.
+    fn fire_schedule(
+        &self,
+        name: &str,
+        due_at: Millis,
+        next_at: Millis,
+        job: NewJob,
+        now: Millis,
+    ) -> StoreFuture<'_, Option<Job>>;
+}
+
+/// SQL both adapters run unchanged (`$N` placeholders work on SQLite too).
+pub(crate) mod sql {
+    pub const INSERT: &str = "INSERT INTO jobs (id, job_type, payload, owner_id, tree_id, \
+        idempotency_key, priority, run_after, state, attempts, max_attempts, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9, $10, $10) \
+        ON CONFLICT (idempotency_key) DO NOTHING RETURNING *";
+    pub const BY_KEY: &str = "SELECT * FROM jobs WHERE idempotency_key = $1";
+    pub const GET: &str = "SELECT * FROM jobs WHERE id = $1";
+    pub const HEARTBEAT: &str = "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 \
+        WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING cancel_requested";
+    pub const PROGRESS: &str = "UPDATE jobs SET progress = $3, progress_message = $4, updated_at = $5 \
+        WHERE id = $1 AND lease_token = $2 AND state = 'running'";
+    pub const COMPLETE: &str = "UPDATE jobs SET state = 'succeeded', result = $3, progress = 1, \
+        error = NULL, finished_at = $4, updated_at = $4, lease_owner = NULL, lease_token = NULL, \
+        lease_expires_at = NULL WHERE id = $1 AND lease_token = $2 AND state = 'running'";
+    pub const FAIL: &str = "UPDATE jobs SET \
+        state = CASE WHEN $4 IS NOT NULL AND attempts < max_attempts THEN 'queued' ELSE 'failed' END, \
+        run_after = CASE WHEN $4 IS NOT NULL AND attempts < max_attempts THEN $4 ELSE run_after END, \
+        finished_at = CASE WHEN $4 IS NOT NULL AND attempts < max_attempts THEN NULL ELSE $5 END, \
+        error = $3, updated_at = $5, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL \
+        WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING state";
+    pub const MARK_CANCELLED: &str = "UPDATE jobs SET state = 'cancelled', finished_at = $3, \
+        updated_at = $3, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL \
+        WHERE id = $1 AND lease_token = $2 AND state = 'running'";
+    pub const RELEASE: &str = "UPDATE jobs SET state = 'queued', attempts = attempts - 1, \
+        run_after = $3, updated_at = $3, lease_owner = NULL, lease_token = NULL, \
+        lease_expires_at = NULL WHERE id = $1 AND lease_token = $2 AND state = 'running'";
+    pub const CANCEL_QUEUED: &str = "UPDATE jobs SET state = 'cancelled', cancel_requested = TRUE, \
+        finished_at = $2, updated_at = $2 WHERE id = $1 AND state = 'queued'";
+    pub const CANCEL_RUNNING: &str = "UPDATE jobs SET cancel_requested = TRUE, updated_at = $2 \
+        WHERE id = $1 AND state = 'running'";
+    pub const RETRY: &str = "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $2, \
+        error = NULL, result = NULL, progress = 0, progress_message = NULL, cancel_requested = FALSE, \
+        finished_at = NULL, updated_at = $2 WHERE id = $1 AND state = 'failed' RETURNING *";
+    pub const LIST: &str = "SELECT * FROM jobs WHERE ($1 IS NULL OR owner_id = $1) \
+        AND ($2 IS NULL OR job_type = $2) AND ($3 IS NULL OR state = $3) \
+        AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5";
+    pub const RECOVER: &str = "UPDATE jobs SET \
+        state = CASE WHEN cancel_requested THEN 'cancelled' \
+            WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+        error = CASE WHEN cancel_requested THEN error \
+            ELSE 'lease expired: the worker stopped before finishing' END, \
+        finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN $1 ELSE NULL END, \
+        run_after = $1, updated_at = $1, lease_owner = NULL, lease_token = NULL, \
+        lease_expires_at = NULL WHERE state = 'running' AND lease_expires_at < $1";
+    pub const DEPTH: &str = "SELECT job_type, COUNT(*) AS n FROM jobs \
+        WHERE state = 'queued' AND run_after <= $1 GROUP BY job_type ORDER BY job_type";
+    pub const UPSERT_SCHEDULE: &str = "INSERT INTO job_schedules \
+        (name, cron, job_type, payload, next_run_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+        ON CONFLICT (name) DO UPDATE SET job_type = excluded.job_type, payload = excluded.payload, \
+        next_run_at = CASE WHEN job_schedules.cron = excluded.cron THEN job_schedules.next_run_at \
+            ELSE excluded.next_run_at END, \
+        cron = excluded.cron, updated_at = excluded.updated_at";
+    pub const DUE_SCHEDULES: &str =
+        "SELECT * FROM job_schedules WHERE next_run_at <= $1 ORDER BY name";
+    pub const ADVANCE_SCHEDULE: &str = "UPDATE job_schedules SET next_run_at = $3, updated_at = $4 \
+        WHERE name = $1 AND next_run_at = $2";
+}
+
+/// Decodes a `jobs` row from either backend (both map columns to the same Rust types).
+macro_rules! decode_job {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        let state: String = row.try_get("state")?;
+        let payload: String = row.try_get("payload")?;
+        let result: Option<String> = row.try_get("result")?;
+        $crate::model::Job {
+            id: row.try_get("id")?,
+            job_type: row.try_get("job_type")?,
+            payload: $crate::store::parse_json(&payload)?,
+            owner_id: row.try_get("owner_id")?,
+            tree_id: row.try_get("tree_id")?,
+            idempotency_key: row.try_get("idempotency_key")?,
+            priority: row.try_get("priority")?,
+            run_after: row.try_get("run_after")?,
+            state: $crate::store::parse_state(&state)?,
+            attempts: row.try_get("attempts")?,
+            max_attempts: row.try_get("max_attempts")?,
+            progress: row.try_get("progress")?,
+            progress_message: row.try_get("progress_message")?,
+            result: result
+                .as_deref()
+                .map($crate::store::parse_json)
+                .transpose()?,
+            error: row.try_get("error")?,
+            cancel_requested: row.try_get("cancel_requested")?,
+            lease_owner: row.try_get("lease_owner")?,
+            lease_expires_at: row.try_get("lease_expires_at")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            started_at: row.try_get("started_at")?,
+            finished_at: row.try_get("finished_at")?,
+        }
+    }};
+}
+pub(crate) use decode_job;
+
+/// Decodes a `job_schedules` row.
+macro_rules! decode_schedule {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        let payload: String = row.try_get("payload")?;
+        $crate::model::Schedule {
+            name: row.try_get("name")?,
+            cron: row.try_get("cron")?,
+            job_type: row.try_get("job_type")?,
+            payload: $crate::store::parse_json(&payload)?,
+            next_run_at: row.try_get("next_run_at")?,
+        }
+    }};
+}
+pub(crate) use decode_schedule;
+
+pub(crate) fn parse_json(s: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("JSON column: {e}")))
+}
+
+pub(crate) fn parse_state(s: &str) -> Result<JobState, StoreError> {
+    JobState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown state {s:?}")))
+}
+
+/// A fresh job id: UUIDv7, so ids sort by creation time.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
