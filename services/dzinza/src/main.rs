@@ -29,6 +29,9 @@ enum Command {
     /// Read, check and convert GEDCOM files.
     #[command(subcommand)]
     Gedcom(commands::gedcom::GedcomCommand),
+    /// Administer accounts (e.g. create the first administrator).
+    #[command(subcommand)]
+    Admin(commands::admin::AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => run_async(serve::serve(*args)),
         Command::Migrate(args) => run_async(serve::migrate(args)),
         Command::Gedcom(cmd) => commands::gedcom::run(cmd),
+        Command::Admin(cmd) => commands::admin::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -29,6 +29,9 @@ pub struct ServeArgs {
 
     #[command(flatten, next_help_heading = "Gateway")]
     pub gateway: GatewayArgs,
+
+    #[command(flatten, next_help_heading = "Auth")]
+    pub auth: dzinza_auth::settings::AuthArgs,
 }
 
 /// Settings of `dzinza migrate`.
@@ -91,6 +94,7 @@ pub async fn serve(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown: shutdown.clone(),
             validator: validator.clone(),
             addr: listener.local_addr()?,
+            auth: &args.auth,
         };
         let unit = units::build(target, &ctx)
             .await

@@ -1,3 +1,4 @@
 //! Operational subcommands that are not services.
 
+pub mod admin;
 pub mod gedcom;

@@ -16,6 +16,8 @@ use dzinza_kit::identity::TokenValidator;
 use dzinza_kit::metrics::Metrics;
 use dzinza_kit::server::Shutdown;
 
+pub mod auth;
+
 /// What `dzinza serve` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Target {
@@ -23,6 +25,8 @@ pub enum Target {
     All,
     /// The API gateway only; upstreams from DZINZA_UPSTREAM_*.
     Gateway,
+    /// Identity: users, sessions, MFA, admin and audit.
+    Auth,
 }
 
 impl Target {
@@ -50,6 +54,7 @@ impl Target {
         match self {
             Target::All => "all",
             Target::Gateway => "gateway",
+            Target::Auth => "auth",
         }
     }
 }
@@ -71,6 +76,8 @@ pub struct UnitContext<'a> {
     pub validator: Option<Arc<TokenValidator>>,
     /// Where this unit will listen (known before it is built, so it can publish its URL).
     pub addr: SocketAddr,
+    /// Settings of the auth service.
+    pub auth: &'a dzinza_auth::settings::AuthArgs,
 }
 
 /// A built service.
@@ -86,8 +93,9 @@ pub struct Unit {
 }
 
 /// Builds the unit of a service target.
-pub async fn build(target: Target, _ctx: &UnitContext<'_>) -> anyhow::Result<Unit> {
+pub async fn build(target: Target, ctx: &UnitContext<'_>) -> anyhow::Result<Unit> {
     match target {
+        Target::Auth => auth::build(ctx).await,
         Target::All | Target::Gateway => {
             anyhow::bail!("{} is not a service unit", target.name())
         }
@@ -95,8 +103,9 @@ pub async fn build(target: Target, _ctx: &UnitContext<'_>) -> anyhow::Result<Uni
 }
 
 /// Applies a service's migrations.
-pub async fn migrate(target: Target, _common: &CommonArgs) -> anyhow::Result<()> {
+pub async fn migrate(target: Target, common: &CommonArgs) -> anyhow::Result<()> {
     match target {
+        Target::Auth => auth::migrate(common).await,
         // The gateway keeps no state.
         Target::All | Target::Gateway => Ok(()),
     }
