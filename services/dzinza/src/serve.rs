@@ -32,6 +32,9 @@ pub struct ServeArgs {
 
     #[command(flatten, next_help_heading = "Auth")]
     pub auth: dzinza_auth::settings::AuthArgs,
+
+    #[command(flatten, next_help_heading = "Worker")]
+    pub worker: dzinza_jobs::WorkerArgs,
 }
 
 /// Settings of `dzinza migrate`.
@@ -95,6 +98,7 @@ pub async fn serve(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
             validator: validator.clone(),
             addr: listener.local_addr()?,
             auth: &args.auth,
+            worker: &args.worker,
         };
         let unit = units::build(target, &ctx)
             .await
@@ -148,6 +152,8 @@ pub async fn serve(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
             return Err(anyhow::Error::new(e).context("server failed"));
         }
     }
+    // The worker loop drains after the servers: running jobs finish or go back to the queue.
+    units::worker::drained().await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -17,6 +17,7 @@ use dzinza_kit::metrics::Metrics;
 use dzinza_kit::server::Shutdown;
 
 pub mod auth;
+pub mod worker;
 
 /// What `dzinza serve` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -27,6 +28,8 @@ pub enum Target {
     Gateway,
     /// Identity: users, sessions, MFA, admin and audit.
     Auth,
+    /// Durable background jobs: the worker loop and the jobs API (service name `jobs`).
+    Worker,
 }
 
 impl Target {
@@ -55,6 +58,7 @@ impl Target {
             Target::All => "all",
             Target::Gateway => "gateway",
             Target::Auth => "auth",
+            Target::Worker => "jobs",
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct UnitContext<'a> {
     pub addr: SocketAddr,
     /// Settings of the auth service.
     pub auth: &'a dzinza_auth::settings::AuthArgs,
+    /// Settings of the worker (job store, concurrency, leases).
+    pub worker: &'a dzinza_jobs::WorkerArgs,
 }
 
 /// A built service.
@@ -96,6 +102,7 @@ pub struct Unit {
 pub async fn build(target: Target, ctx: &UnitContext<'_>) -> anyhow::Result<Unit> {
     match target {
         Target::Auth => auth::build(ctx).await,
+        Target::Worker => worker::build(ctx).await,
         Target::All | Target::Gateway => {
             anyhow::bail!("{} is not a service unit", target.name())
         }
@@ -106,6 +113,7 @@ pub async fn build(target: Target, ctx: &UnitContext<'_>) -> anyhow::Result<Unit
 pub async fn migrate(target: Target, common: &CommonArgs) -> anyhow::Result<()> {
     match target {
         Target::Auth => auth::migrate(common).await,
+        Target::Worker => worker::migrate(common).await,
         // The gateway keeps no state.
         Target::All | Target::Gateway => Ok(()),
     }
