@@ -94,6 +94,21 @@ impl JobMetrics {
         m
     }
 
+    /// Starts every series of `types` at zero, so dashboards and autoscalers see registered job
+    /// types before their first job.
+    pub fn init_types(&self, types: &[String]) {
+        let mut seen = self.seen_types.lock().unwrap_or_else(|e| e.into_inner());
+        for t in types {
+            let l = label(t);
+            self.depth.get_or_create(&l);
+            self.running.get_or_create(&l);
+            self.failed.get_or_create(&l);
+            self.retried.get_or_create(&l);
+            self.succeeded.get_or_create(&l);
+            seen.insert(t.clone());
+        }
+    }
+
     /// Publishes a fresh queue depth; types that emptied drop to zero.
     pub fn set_depth(&self, counts: &[TypeCount]) {
         let mut seen = self.seen_types.lock().unwrap_or_else(|e| e.into_inner());

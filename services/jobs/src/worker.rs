@@ -98,6 +98,7 @@ impl Worker {
         config: WorkerConfig,
         metrics: JobMetrics,
     ) -> Self {
+        metrics.init_types(&registry.types());
         Self {
             queue,
             registry: Arc::new(registry),

@@ -111,12 +111,19 @@ async fn retries_with_backoff_until_success(s: Arc<dyn JobStore>, _b: Arc<dyn Jo
     assert_eq!(done.state, JobState::Succeeded);
     assert_eq!(done.attempts, 3);
     assert_eq!(done.result, Some(json!({"attempt": 3})));
-    let text = w.metrics.render();
-    assert!(
-        text.contains(r#"jobs_retried_total{type="flaky"} 2"#),
-        "{text}"
-    );
+    // Stopping drains the worker, so every outcome has been counted.
+    let metrics = w.metrics.clone();
     w.stop().await;
+    let text = metrics.render();
+    for series in [
+        r#"jobs_retried_total{type="flaky"} 2"#,
+        r#"jobs_succeeded_total{type="flaky"} 1"#,
+        r#"jobs_failed_total{type="flaky"} 0"#,
+        r#"jobs_running{type="flaky"} 0"#,
+        r#"jobs_duration_seconds_count{type="flaky"} 3"#,
+    ] {
+        assert!(text.contains(series), "{series} missing from\n{text}");
+    }
 }
 
 async fn retries_then_stays_failed(s: Arc<dyn JobStore>, _b: Arc<dyn JobStore>) {
