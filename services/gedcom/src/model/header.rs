@@ -102,9 +102,16 @@ impl Header {
                     if h.gedcom_version.is_none() && c.xref.is_none() && c.value == Value::None =>
                 {
                     for g in c.children {
+                        // VERS and FORM describe the input's format; the writer writes its
+                        // own, so repeats (and 5.5.5's FORM.VERS) are not kept.
                         match g.tag.as_str() {
-                            "VERS" => take_text(&mut h.gedcom_version, g, &mut h.gedc_extra),
-                            "FORM" => take_text(&mut h.gedcom_form, g, &mut h.gedc_extra),
+                            "VERS" if h.gedcom_version.is_none() => {
+                                h.gedcom_version = g.value.text().map(str::to_owned)
+                            }
+                            "FORM" if h.gedcom_form.is_none() => {
+                                h.gedcom_form = g.value.text().map(str::to_owned)
+                            }
+                            "VERS" | "FORM" => {}
                             _ => h.gedc_extra.push(g),
                         }
                     }
