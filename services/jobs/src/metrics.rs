@@ -100,11 +100,11 @@ impl JobMetrics {
         let mut seen = self.seen_types.lock().unwrap_or_else(|e| e.into_inner());
         for t in types {
             let l = label(t);
-            self.depth.get_or_create(&l);
-            self.running.get_or_create(&l);
-            self.failed.get_or_create(&l);
-            self.retried.get_or_create(&l);
-            self.succeeded.get_or_create(&l);
+            drop(self.depth.get_or_create(&l));
+            drop(self.running.get_or_create(&l));
+            drop(self.failed.get_or_create(&l));
+            drop(self.retried.get_or_create(&l));
+            drop(self.succeeded.get_or_create(&l));
             seen.insert(t.clone());
         }
     }
