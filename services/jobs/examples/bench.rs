@@ -87,7 +87,7 @@ async fn throughput(kind: &str, workers: usize, jobs: usize) -> Option<f64> {
     let stop = CancellationToken::new();
     let start = Instant::now();
     for _ in 0..workers {
-        let store = backend.handle(4).await;
+        let store = backend.handle(10).await;
         let mut registry = Registry::new();
         registry.register("diag_noop", |_ctx: JobContext| async { Ok(Value::Null) });
         let config = WorkerConfig {

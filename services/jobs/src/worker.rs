@@ -132,11 +132,19 @@ impl Worker {
                     tracing::warn!(error = %e, "job maintenance failed; retrying next tick");
                 }
             }
-            let claimed = match self.claim_once(tasks.len()).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming jobs failed; retrying");
-                    Vec::new()
+            // Claim in batches: with most slots busy, wait for a quarter of them to free up
+            // rather than paying one claim query per finished job.
+            let free = self.config.concurrency.saturating_sub(tasks.len());
+            let batch = (self.config.concurrency / 4).max(1);
+            let claimed = if free < batch {
+                Vec::new()
+            } else {
+                match self.claim_once(tasks.len()).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming jobs failed; retrying");
+                        Vec::new()
+                    }
                 }
             };
             let got = claimed.len();
@@ -144,7 +152,7 @@ impl Worker {
                 let worker = self.clone();
                 tasks.spawn(async move { worker.run_job(c).await });
             }
-            if got > 0 && tasks.len() < self.config.concurrency {
+            if got > 0 && self.config.concurrency - tasks.len() >= batch {
                 continue; // more may be waiting
             }
             tokio::select! {
