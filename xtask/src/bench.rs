@@ -21,8 +21,13 @@ struct Killer(Vec<Child>);
 
 impl Drop for Killer {
     fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: nginx's master stops its workers only when asked politely.
         for c in &mut self.0 {
-            let _ = c.kill();
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+        }
+        for c in &mut self.0 {
             let _ = c.wait();
         }
     }
@@ -65,6 +70,7 @@ fn target_dir() -> PathBuf {
 pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
     let mut duration = "10s".to_owned();
     let mut connections = "64".to_owned();
+    let mut build = true;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match *a {
@@ -75,20 +81,23 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
                     .context("--connections needs a value")?
                     .to_string()
             }
+            "--no-build" => build = false,
             other => bail!("unknown option {other}"),
         }
     }
     need("wrk", "wrk")?;
     need("nginx", "nginx-light")?;
 
-    eprintln!("bench: building dzinza (release)");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    if !Command::new(&cargo)
-        .args(["build", "--release", "-p", "dzinza"])
-        .status()?
-        .success()
-    {
-        bail!("release build failed");
+    if build {
+        eprintln!("bench: building dzinza (release)");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        if !Command::new(&cargo)
+            .args(["build", "--release", "-p", "dzinza"])
+            .status()?
+            .success()
+        {
+            bail!("release build failed");
+        }
     }
     let dzinza = target_dir().join("release/dzinza");
 
