@@ -451,7 +451,7 @@ fn each_target_mounts_only_the_secrets_it_needs() {
         files("family-auth"),
         [
             "DZINZA_INTERNAL_TOKEN_FILE",
-            "DZINZA_POSTGRES_URL_FILE",
+            "DZINZA_AUTH_DATABASE_URL_FILE",
             "DZINZA_JWT_SIGNING_KEY_FILE",
             "DZINZA_SMTP_URL_FILE"
         ]

@@ -90,9 +90,14 @@ pub fn migration_secret_files(ctx: &Ctx) -> Vec<SecretFile> {
     let (ak, sk) = backends::s3_keys(ctx);
     vec![
         file(
-            "DZINZA_POSTGRES_URL_FILE",
+            "DZINZA_AUTH_DATABASE_URL_FILE",
             backends::postgres_url(ctx),
-            "postgres-url",
+            "auth-database-url",
+        ),
+        file(
+            "DZINZA_JOBS_DATABASE_URL_FILE",
+            backends::postgres_url(ctx),
+            "jobs-database-url",
         ),
         file(
             "DZINZA_MONGODB_URL_FILE",
@@ -124,13 +129,9 @@ pub fn secret_files(ctx: &Ctx, t: Target) -> Vec<SecretFile> {
         },
         "internal-token",
     )];
-    let pg = || {
-        file(
-            "DZINZA_POSTGRES_URL_FILE",
-            backends::postgres_url(ctx),
-            "postgres-url",
-        )
-    };
+    // Auth and jobs share the platform's PostgreSQL database (their tables and migration
+    // tables are distinct) but each reads a setting of its own, so an SRE can split them.
+    let pg = |env: &'static str, name: &'static str| file(env, backends::postgres_url(ctx), name);
     let mongo = || {
         file(
             "DZINZA_MONGODB_URL_FILE",
@@ -141,7 +142,7 @@ pub fn secret_files(ctx: &Ctx, t: Target) -> Vec<SecretFile> {
     match t {
         Target::Gateway => {}
         Target::Auth => {
-            files.push(pg());
+            files.push(pg("DZINZA_AUTH_DATABASE_URL_FILE", "auth-database-url"));
             files.push(file(
                 "DZINZA_JWT_SIGNING_KEY_FILE",
                 SecretRef {
@@ -181,7 +182,7 @@ pub fn secret_files(ctx: &Ctx, t: Target) -> Vec<SecretFile> {
             files.push(mongo());
         }
         Target::Worker => {
-            files.push(pg());
+            files.push(pg("DZINZA_JOBS_DATABASE_URL_FILE", "jobs-database-url"));
             files.push(mongo());
         }
     }

@@ -12,8 +12,6 @@ use crate::model::{
 };
 use crate::store::{JobStore, StoreFuture, decode_job, decode_schedule, new_id, parse_state, sql};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
 const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, \
     lease_owner = $1, lease_token = $2, lease_expires_at = $3, \
     started_at = COALESCE(started_at, $4), updated_at = $4 \
@@ -95,7 +93,10 @@ async fn enqueue_in(
 impl JobStore for PostgresStore {
     fn migrate(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            MIGRATOR.run(&self.pool).await?;
+            // A migrations table of its own: auth and jobs may share one PostgreSQL database.
+            let mut migrator = sqlx::migrate!("./migrations/postgres");
+            migrator.dangerous_set_table_name("_sqlx_migrations_jobs");
+            migrator.run(&self.pool).await?;
             Ok(())
         })
     }

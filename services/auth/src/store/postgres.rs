@@ -30,9 +30,10 @@ impl PostgresStore {
 
     /// Applies this adapter's migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
-            .await?;
+        // A migrations table of its own: auth and jobs may share one PostgreSQL database.
+        let mut migrator = sqlx::migrate!("migrations/postgres");
+        migrator.dangerous_set_table_name("_sqlx_migrations_auth");
+        migrator.run(&self.pool).await?;
         Ok(())
     }
 }
