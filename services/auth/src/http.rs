@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dzinza_kit::Problem;
-use dzinza_kit::identity::{ACCESS_TOKEN_COOKIE, Authenticator, Identity};
+use dzinza_kit::identity::{ACCESS_TOKEN_COOKIE, Authenticator, Identity, cookie};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -156,18 +156,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
             user_agent,
         }))
     }
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
 }
 
 fn csrf_ok(headers: &HeaderMap) -> bool {

@@ -411,15 +411,20 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
             .then(|| token.trim())
             .filter(|t| !t.is_empty());
     }
+    cookie(headers, ACCESS_TOKEN_COOKIE)
+}
+
+/// The non-empty value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == ACCESS_TOKEN_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
-        .filter(|t| !t.is_empty())
+        .filter(|v| !v.is_empty())
 }
 
 /// Extractor state: the validator for this service.
