@@ -20,6 +20,9 @@ use crate::config::IdentityArgs;
 use crate::http_client::{self, HttpClient};
 use crate::problem::Problem;
 
+mod verified;
+use verified::VerifiedTokens;
+
 /// Cookie that carries the access token for browser clients.
 pub const ACCESS_TOKEN_COOKIE: &str = "dzinza_access";
 
@@ -149,6 +152,8 @@ pub struct TokenValidator {
     /// Refetches triggered by unknown `kid`s happen at most this often (tokens with random
     /// `kid`s must not turn the gateway into a JWKS flooder).
     min_refresh_interval: Duration,
+    /// Tokens already verified, so each costs one signature check rather than one per request.
+    verified: VerifiedTokens,
 }
 
 impl std::fmt::Debug for TokenValidator {
@@ -245,6 +250,7 @@ impl TokenValidator {
             leeway,
             max_age: Duration::from_secs(300),
             min_refresh_interval: Duration::from_secs(10),
+            verified: VerifiedTokens::new(verified::CAPACITY),
         }
     }
 
@@ -256,6 +262,15 @@ impl TokenValidator {
 
     /// Validates a compact JWT and returns the caller's identity.
     pub async fn validate(&self, token: &str) -> Result<Identity, TokenError> {
+        let now = unix_now();
+        let leeway = self.leeway.as_secs();
+        if self.verified.get(token, now, leeway).is_some() {
+            // A stale key set is refreshed first: it forgets tokens of keys no longer published.
+            self.refresh_if_stale(false).await?;
+            if let Some(identity) = self.verified.get(token, now, leeway) {
+                return Ok(identity);
+            }
+        }
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
         if !matches!(header.alg, Algorithm::EdDSA | Algorithm::RS256) {
             return Err(TokenError::AlgorithmRefused(format!("{:?}", header.alg)));
@@ -274,12 +289,14 @@ impl TokenValidator {
         let data = decode::<AccessClaims>(token, &entry.key, &validation)
             .map_err(|e| TokenError::Invalid(describe(&e)))?;
         let c = data.claims;
-        Ok(Identity {
+        let identity = Identity {
             user_id: c.sub,
             email: c.email,
             roles: c.roles,
             token_id: c.jti,
-        })
+        };
+        self.verified.insert(token, &kid, c.exp, &identity, now);
+        Ok(identity)
     }
 
     /// Whether keys are loaded (or loadable now): used as a readiness check.
@@ -327,6 +344,7 @@ impl TokenValidator {
         match fetch_jwks(client, url).await {
             Ok(keys) => {
                 let mut cache = self.cache.write().await;
+                self.verified.retain_keys(|kid| keys.contains_key(kid));
                 cache.keys = keys;
                 cache.fetched_at = Some(Instant::now());
                 Ok(())
@@ -343,6 +361,13 @@ impl TokenValidator {
             }
         }
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn describe(e: &jsonwebtoken::errors::Error) -> String {
@@ -484,6 +509,84 @@ mod tests {
         assert!(matches!(
             v.validate(&hs).await,
             Err(TokenError::AlgorithmRefused(_))
+        ));
+    }
+
+    /// Serves whatever JWKS `doc` holds at the moment of each request.
+    async fn serve_changing_jwks(doc: Arc<std::sync::Mutex<serde_json::Value>>) -> String {
+        let app = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.lock().map(|d| d.clone()).unwrap_or_default()) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}/jwks.json")
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_is_refused_once_it_expires() {
+        let issuer = crate::testing::TestIssuer::new("k1");
+        let url = issuer.serve_jwks().await.unwrap();
+        let v = TokenValidator::from_url(&url, "dzinza", "dzinza", Duration::ZERO).unwrap();
+        let mut claims = issuer.claims("u1", &[]);
+        claims["exp"] = (crate::testing::now() + 1).into();
+        let token = issuer.sign(&claims);
+        assert!(v.validate(&token).await.is_ok());
+        assert!(v.validate(&token).await.is_ok(), "answered from the cache");
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let err = v.validate(&token).await.unwrap_err();
+        assert!(
+            matches!(err, TokenError::Invalid(ref why) if why == "expired"),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_altered_copy_of_a_verified_token_is_still_checked() {
+        let issuer = crate::testing::TestIssuer::new("k1");
+        let url = issuer.serve_jwks().await.unwrap();
+        let v = TokenValidator::from_url(&url, "dzinza", "dzinza", Duration::ZERO).unwrap();
+        let token = issuer.token("u1", &["USER"]);
+        assert!(v.validate(&token).await.is_ok());
+        // Same header and signature, claims changed to ADMIN: must fail the signature check.
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut claims = issuer.claims("u1", &["ADMIN"]);
+        claims["exp"] = (crate::testing::now() + 900).into();
+        parts[1] = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            serde_json::to_vec(&claims).unwrap(),
+        );
+        let forged = parts.join(".");
+        assert!(matches!(
+            v.validate(&forged).await,
+            Err(TokenError::Invalid(ref why)) if why == "bad signature"
+        ));
+    }
+
+    #[tokio::test]
+    async fn verified_tokens_of_a_withdrawn_key_are_refused() {
+        let old = crate::testing::TestIssuer::new("k1");
+        let new = crate::testing::TestIssuer::new("k2");
+        let doc = Arc::new(std::sync::Mutex::new(old.jwks()));
+        let url = serve_changing_jwks(doc.clone()).await;
+        let v = TokenValidator::from_url(&url, "dzinza", "dzinza", Duration::ZERO)
+            .unwrap()
+            .with_min_refresh_interval(Duration::ZERO);
+        let old_token = old.token("u1", &[]);
+        assert!(v.validate(&old_token).await.is_ok());
+
+        // Rotation completes: only k2 is published. A k2 token makes the validator refetch.
+        *doc.lock().unwrap() = new.jwks();
+        assert!(v.validate(&new.token("u2", &[])).await.is_ok());
+        assert!(matches!(
+            v.validate(&old_token).await,
+            Err(TokenError::UnknownKey)
         ));
     }
 

@@ -1,0 +1,142 @@
+//! Tokens whose signature and claims have already been checked, so that a client sending the same
+//! access token on every request costs one signature verification per token, not per request.
+//!
+//! An entry is keyed by the whole compact token (a forged or altered token is a different key and
+//! is verified in full), remembers the key id that verified it (entries of keys that leave the
+//! JWKS are dropped) and stops answering once the token's `exp` passes. The same pattern as
+//! Envoy's JWT filter cache.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::Identity;
+
+/// How many verified tokens are remembered; at about 0.5 KiB each this bounds the cache near 8 MiB.
+pub(super) const CAPACITY: usize = 16_384;
+
+struct Entry {
+    identity: Identity,
+    kid: String,
+    exp: u64,
+}
+
+/// A bounded map from token to the identity it established.
+pub(super) struct VerifiedTokens {
+    capacity: usize,
+    entries: Mutex<HashMap<Box<str>, Entry>>,
+}
+
+impl VerifiedTokens {
+    /// An empty cache holding at most `capacity` tokens.
+    pub(super) fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The identity of `token` if it was verified before and is still within `exp + leeway` at `now`.
+    pub(super) fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Identity> {
+        let mut entries = self.entries.lock().ok()?;
+        let entry = entries.get(token)?;
+        if now <= entry.exp.saturating_add(leeway) {
+            return Some(entry.identity.clone());
+        }
+        entries.remove(token);
+        None
+    }
+
+    /// Remembers a token that passed full validation with key `kid`.
+    pub(super) fn insert(&self, token: &str, kid: &str, exp: u64, identity: &Identity, now: u64) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= self.capacity {
+            entries.retain(|_, e| e.exp >= now);
+            // Still full of live tokens: forget an arbitrary quarter (HashMap order is random),
+            // which costs those clients one more verification each.
+            if entries.len() >= self.capacity {
+                let drop: Vec<Box<str>> = entries
+                    .keys()
+                    .take(self.capacity / 4 + 1)
+                    .cloned()
+                    .collect();
+                for k in drop {
+                    entries.remove(&k);
+                }
+            }
+        }
+        entries.insert(
+            token.into(),
+            Entry {
+                identity: identity.clone(),
+                kid: kid.to_owned(),
+                exp,
+            },
+        );
+    }
+
+    /// Forgets tokens verified by keys that are no longer published.
+    pub(super) fn retain_keys(&self, still_published: impl Fn(&str) -> bool) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, e| still_published(&e.kid));
+        }
+    }
+
+    /// How many tokens are remembered.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(user: &str) -> Identity {
+        Identity {
+            user_id: user.into(),
+            email: None,
+            roles: vec![],
+            token_id: None,
+        }
+    }
+
+    #[test]
+    fn answers_until_expiry_plus_leeway_then_forgets() {
+        let c = VerifiedTokens::new(8);
+        c.insert("t", "k1", 100, &id("u"), 50);
+        assert_eq!(c.get("t", 100, 0).map(|i| i.user_id), Some("u".into()));
+        assert_eq!(c.get("t", 105, 5).map(|i| i.user_id), Some("u".into()));
+        assert!(c.get("t", 106, 5).is_none());
+        assert_eq!(c.len(), 0, "an expired entry is dropped when seen");
+        assert!(c.get("other", 50, 0).is_none());
+    }
+
+    #[test]
+    fn stays_bounded_and_prefers_dropping_expired_tokens() {
+        let c = VerifiedTokens::new(4);
+        c.insert("old", "k", 10, &id("a"), 5);
+        for (i, t) in ["b", "c", "d"].iter().enumerate() {
+            c.insert(t, "k", 1000, &id(t), 5 + i as u64);
+        }
+        c.insert("e", "k", 1000, &id("e"), 20);
+        assert_eq!(c.len(), 4);
+        assert!(c.get("old", 5, 0).is_none(), "the expired token made room");
+        for i in 0..100 {
+            c.insert(&format!("x{i}"), "k", 1000, &id("x"), 20);
+            assert!(c.len() <= 4);
+        }
+    }
+
+    #[test]
+    fn tokens_of_withdrawn_keys_are_forgotten() {
+        let c = VerifiedTokens::new(8);
+        c.insert("t1", "k1", 100, &id("a"), 0);
+        c.insert("t2", "k2", 100, &id("b"), 0);
+        c.retain_keys(|kid| kid == "k2");
+        assert!(c.get("t1", 1, 0).is_none());
+        assert!(c.get("t2", 1, 0).is_some());
+    }
+}
