@@ -15,6 +15,29 @@ struct Run {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// CPU time (user + system) the proxy process spent per request, where we own that process.
+    cpu_us_per_req: Option<f64>,
+}
+
+/// User + system CPU seconds of process `pid` so far (Linux `/proc/PID/stat`).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let hz = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(100.0);
+    Some(ticks / hz)
 }
 
 struct Killer(Vec<Child>);
@@ -91,19 +114,28 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
     if build {
         eprintln!("bench: building dzinza (release)");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        if !Command::new(&cargo)
-            .args(["build", "--release", "-p", "dzinza"])
-            .status()?
-            .success()
-        {
-            bail!("release build failed");
+        for args in [
+            &["build", "--release", "-p", "dzinza"][..],
+            &[
+                "build",
+                "--release",
+                "-p",
+                "dzinza-gateway",
+                "--example",
+                "bare_proxy",
+            ],
+        ] {
+            if !Command::new(&cargo).args(args).status()?.success() {
+                bail!("release build failed: cargo {}", args.join(" "));
+            }
         }
     }
     let dzinza = target_dir().join("release/dzinza");
+    let bare_proxy = target_dir().join("release/examples/bare_proxy");
 
     let dir = std::env::temp_dir().join(format!("dzinza-bench-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("logs"))?;
-    let (upstream, proxy, gateway) = (port()?, port()?, port()?);
+    let (upstream, proxy, gateway, bare) = (port()?, port()?, port()?, port()?);
     let issuer = TestIssuer::new("bench");
     std::fs::write(dir.join("jwks.json"), issuer.jwks().to_string())?;
     let token = issuer.sign(&{
@@ -150,7 +182,16 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
             .spawn()
             .context("starting the gateway")?,
     );
-    for p in [upstream, proxy, gateway] {
+    let gateway_pid = procs.0.last().map(Child::id);
+    procs.0.push(
+        Command::new(&bare_proxy)
+            .arg(format!("127.0.0.1:{bare}"))
+            .arg(format!("http://127.0.0.1:{upstream}"))
+            .spawn()
+            .context("starting the bare proxy (cargo build --release -p dzinza-gateway --example bare_proxy)")?,
+    );
+    let bare_pid = procs.0.last().map(Child::id);
+    for p in [upstream, proxy, gateway, bare] {
         wait_for(p)?;
     }
 
@@ -159,22 +200,35 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
         (
             "client → upstream (direct)",
             format!("http://127.0.0.1:{upstream}/v1/trees/42"),
+            None,
         ),
         (
             "client → dzinza gateway → upstream",
             format!("http://127.0.0.1:{gateway}/api/v1/trees/42"),
+            gateway_pid,
         ),
         (
             "client → nginx → upstream",
             format!("http://127.0.0.1:{proxy}/api/v1/trees/42"),
+            None,
+        ),
+        (
+            "client → bare axum + hyper proxy (floor) → upstream",
+            format!("http://127.0.0.1:{bare}/v1/trees/42"),
+            bare_pid,
         ),
     ];
     let mut runs = Vec::new();
-    for (name, url) in &scenarios {
+    for (name, url, pid) in &scenarios {
         // A short warm-up fills connection pools and the JWKS cache.
         wrk(url, &auth, "2s", &connections)?;
+        let cpu_before = pid.and_then(cpu_seconds);
         let out = wrk(url, &auth, &duration, &connections)?;
-        let run = parse_wrk(name, &out)?;
+        let cpu_after = pid.and_then(cpu_seconds);
+        let mut run = parse_wrk(name, &out)?;
+        if let (Some(a), Some(b), Some(n)) = (cpu_before, cpu_after, requests(&out)) {
+            run.cpu_us_per_req = Some((b - a) * 1e6 / n);
+        }
         eprintln!(
             "bench: {name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
             run.rps, run.p50_ms, run.p99_ms
@@ -187,12 +241,15 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "| path | requests/s | p50 ms | p99 ms |\n|---|---:|---:|---:|"
+        "| path | requests/s | p50 ms | p99 ms | proxy CPU µs/request |\n|---|---:|---:|---:|---:|"
     );
     for r in &runs {
+        let cpu = r
+            .cpu_us_per_req
+            .map_or_else(|| "–".to_owned(), |c| format!("{c:.1}"));
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {:.2} | {:.2} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {cpu} |",
             r.name, r.rps, r.p50_ms, r.p99_ms
         );
     }
@@ -234,6 +291,14 @@ fn wrk(url: &str, header: &str, duration: &str, connections: &str) -> anyhow::Re
     Ok(text)
 }
 
+/// The total request count of a wrk run ("N requests in ...").
+fn requests(out: &str) -> Option<f64> {
+    out.lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
 fn parse_ms(v: &str) -> Option<f64> {
     let (num, unit) = v
         .trim()
@@ -259,6 +324,7 @@ fn parse_wrk(name: &'static str, out: &str) -> anyhow::Result<Run> {
     let p50 = field("50%").and_then(|v| parse_ms(&v)).context("no p50")?;
     let p99 = field("99%").and_then(|v| parse_ms(&v)).context("no p99")?;
     Ok(Run {
+        cpu_us_per_req: None,
         name,
         rps,
         p50_ms: p50,
