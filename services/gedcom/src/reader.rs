@@ -265,9 +265,11 @@ impl<R: Read> GedcomReader<R> {
                 ));
             }
             // Fast path: valid UTF-8 that the encoding passes through is parsed in place.
-            let direct = std::str::from_utf8(phys.bytes)
-                .ok()
-                .filter(|s| self.encoding.is_utf8_compatible() || s.is_ascii());
+            let direct = match phys.text {
+                Some(t) => Some(t),
+                None => std::str::from_utf8(phys.bytes).ok(),
+            }
+            .filter(|s| self.encoding.is_utf8_compatible() || s.is_ascii());
             let text = match direct {
                 Some(s) => s,
                 None => {

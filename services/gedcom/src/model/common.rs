@@ -34,11 +34,17 @@ impl NoteRef {
         if node.xref.is_some() {
             return Err(node);
         }
-        let target = match (&node.tag[..], &node.value) {
-            ("NOTE" | "SNOTE", Value::Pointer(p)) => NoteTarget::Shared(p.clone()),
-            ("NOTE", Value::Text(t)) => NoteTarget::Inline(t.clone()),
-            ("NOTE", Value::None) => NoteTarget::Inline(String::new()),
-            _ => return Err(node),
+        let fits = match &node.value {
+            Value::Pointer(_) => node.tag == "NOTE" || node.tag == "SNOTE",
+            Value::Text(_) | Value::None => node.tag == "NOTE",
+        };
+        if !fits {
+            return Err(node);
+        }
+        let target = match node.value {
+            Value::Pointer(p) => NoteTarget::Shared(p),
+            Value::Text(t) => NoteTarget::Inline(t),
+            Value::None => NoteTarget::Inline(String::new()),
         };
         Ok(Self {
             target,
@@ -214,12 +220,15 @@ pub struct MediaLink {
 
 impl MediaLink {
     pub(crate) fn from_node(node: Node) -> Result<Self, Node> {
-        match (&node.xref, &node.value) {
-            (None, Value::Pointer(p)) => Ok(Self {
-                target: p.clone(),
+        if node.xref.is_some() {
+            return Err(node);
+        }
+        match node.value {
+            Value::Pointer(target) => Ok(Self {
+                target,
                 extra: node.children,
             }),
-            _ => Err(node),
+            value => Err(Node { value, ..node }),
         }
     }
 

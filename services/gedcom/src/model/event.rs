@@ -76,7 +76,10 @@ impl Event {
         }
         let mut e = Self {
             tag: node.tag,
-            value: node.value.text().map(str::to_owned),
+            value: match node.value {
+                Value::Text(t) => Some(t),
+                _ => None,
+            },
             ..Self::default()
         };
         let extra = &mut e.extra;
