@@ -279,7 +279,7 @@ impl DateStructure {
         let version = em.version();
         let mut phrase = self.phrase.clone();
         let mut text = self.date.text_for(version);
-        match (version, &self.date.value, &self.phrase) {
+        match (version, self.date.value(), &self.phrase) {
             // 7.0 has no INT or (phrase) forms: the wording moves to PHRASE.
             (
                 Version::V70,
