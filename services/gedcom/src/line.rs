@@ -31,12 +31,15 @@ pub(crate) const MAX_LEVEL: usize = 99_999;
 pub(crate) fn parse_line(line: &str) -> Result<LineParts<'_>, LineError> {
     let bytes = line.as_bytes();
     let mut i = 0;
-    loop {
-        match bytes.get(i..) {
-            Some([b' ' | b'\t' | 0, ..]) => i += 1,
-            // U+FEFF (a stray byte-order mark) in UTF-8.
-            Some([0xEF, 0xBB, 0xBF, ..]) => i += 3,
-            _ => break,
+    // Nearly every line starts with its level: skip the whitespace scan for those.
+    if !bytes.first().is_some_and(u8::is_ascii_digit) {
+        loop {
+            match bytes.get(i..) {
+                Some([b' ' | b'\t' | 0, ..]) => i += 1,
+                // U+FEFF (a stray byte-order mark) in UTF-8.
+                Some([0xEF, 0xBB, 0xBF, ..]) => i += 3,
+                _ => break,
+            }
         }
     }
     let leading_whitespace = i != 0;

@@ -281,8 +281,10 @@ impl<R: Read> GedcomReader<R> {
                 }
             };
             let event = classify(text, number, self.version, &mut pending);
-            for d in pending.drain(..) {
-                self.diag(d);
+            if !pending.is_empty() {
+                for d in std::mem::take(&mut pending) {
+                    self.diag(d);
+                }
             }
             if let Some(event) = event {
                 return Ok(Some(event));
