@@ -579,6 +579,22 @@ impl Value {
         }
     }
 
+    /// The text, moved out, if this is text.
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Value::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The pointer target, moved out, if this is a pointer.
+    pub fn into_pointer(self) -> Option<String> {
+        match self {
+            Value::Pointer(p) => Some(p),
+            _ => None,
+        }
+    }
+
     /// Text from an optional string; empty strings mean no payload, as on the wire.
     pub fn from_text(t: Option<String>) -> Self {
         match t {

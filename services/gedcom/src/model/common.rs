@@ -156,12 +156,12 @@ impl Citation {
                             .all(|r| r.tag == "ROLE" && r.is_plain_text())
                         && ch.children.len() <= 1;
                     if ok {
-                        c.event = ch.value.text().map(str::to_owned);
+                        c.event = ch.value.into_text();
                         c.role = ch
                             .children
-                            .first()
-                            .and_then(|r| r.value.text())
-                            .map(str::to_owned);
+                            .into_iter()
+                            .next()
+                            .and_then(|r| r.value.into_text());
                     } else {
                         c.extra.push(ch);
                     }
@@ -330,7 +330,7 @@ impl Place {
             return Err(node);
         }
         let mut p = Self {
-            name: node.value.text().map(str::to_owned),
+            name: node.value.into_text(),
             ..Self::default()
         };
         for c in node.children {
@@ -345,8 +345,9 @@ impl Place {
                         && c.children[1].tag == "LONG"
                         && c.children.iter().all(Node::is_plain_text) =>
                 {
-                    p.latitude = c.children[0].value.text().map(str::to_owned);
-                    p.longitude = c.children[1].value.text().map(str::to_owned);
+                    let mut coordinates = c.children.into_iter().map(|n| n.value.into_text());
+                    p.latitude = coordinates.next().flatten();
+                    p.longitude = coordinates.next().flatten();
                 }
                 "NOTE" | "SNOTE" => push_with(&mut p.notes, c, &mut p.extra, NoteRef::from_node),
                 _ => p.extra.push(c),
@@ -405,7 +406,7 @@ impl Address {
             return Err(node);
         }
         let mut a = Self {
-            text: node.value.text().map(str::to_owned),
+            text: node.value.into_text(),
             ..Self::default()
         };
         for c in node.children {
