@@ -28,6 +28,7 @@ pub(crate) const MAX_LEVEL: usize = 99_999;
 ///
 /// Works on bytes: every delimiter is ASCII, so each split point is a char boundary, and the
 /// byte loops cost a fraction of `char` pattern searches on the short lines GEDCOM is made of.
+#[inline]
 pub(crate) fn parse_line(line: &str) -> Result<LineParts<'_>, LineError> {
     let bytes = line.as_bytes();
     let mut i = 0;

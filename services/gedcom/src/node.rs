@@ -37,6 +37,7 @@ const fn tag_key(b: &[u8]) -> u64 {
 
 /// The standard tags (and the commonest vendor ones) as static strings: such a `Tag` needs
 /// neither a copy nor UTF-8 validation when it is read back as `&str`.
+#[inline]
 fn known_tag(s: &str) -> Option<&'static str> {
     let b = s.as_bytes();
     if b.is_empty() || b.len() > 7 {
@@ -430,6 +431,7 @@ impl Tag {
 }
 
 impl From<&str> for Tag {
+    #[inline]
     fn from(s: &str) -> Self {
         if let Some(known) = known_tag(s) {
             return Tag(TagRepr::Static(known));

@@ -581,6 +581,7 @@ fn decode_diagnostic(
 }
 
 /// Splits a decoded line and builds its node, or reports why it cannot be used.
+#[inline]
 fn classify(
     text: &str,
     number: u64,

@@ -229,6 +229,7 @@ impl<R: Read> LineSource<R> {
     }
 
     /// The next physical line, skipping empty ones, or `None` at end of input.
+    #[inline]
     pub(crate) fn next_line(&mut self) -> io::Result<Option<PhysicalLine<'_>>> {
         // Skip terminators, counting lines the way an editor would: CRLF and LFCR are one.
         loop {
