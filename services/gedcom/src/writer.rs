@@ -359,8 +359,9 @@ impl XrefAllocator {
             .is_some_and(|s| s.runs.iter().any(|&(a, b)| (a..=b).contains(&n)))
     }
 
-    /// A fresh id such as `I_12` for an individual (the letter is the tag's first letter).
-    pub fn allocate(&mut self, tag: &str) -> String {
+    /// A fresh id such as `I_12` for an individual (the letter is the tag's first letter);
+    /// `None` once an input id such as `I_18446744073709551615` has used up the letter's numbers.
+    pub fn allocate(&mut self, tag: &str) -> Option<String> {
         let letter = tag
             .chars()
             .next()
@@ -368,13 +369,13 @@ impl XrefAllocator {
             .filter(char::is_ascii_uppercase)
             .unwrap_or('X');
         let space = self.space(letter);
-        space.high += 1;
-        let n = space.high;
+        let n = space.high.checked_add(1)?;
+        space.high = n;
         match space.runs.last_mut() {
             Some((_, end)) if *end + 1 == n => *end = n,
             _ => space.runs.push((n, n)),
         }
-        format!("{letter}_{n}")
+        Some(format!("{letter}_{n}"))
     }
 }
 
@@ -423,8 +424,17 @@ impl<W: Write> GedcomWriter<W> {
             }
             self.xrefs.reserve([x]);
         }
-        let allocated = (self.em.version() == Version::V551 && record.needs_xref())
-            .then(|| self.xrefs.allocate(record.tag()));
+        let allocated = if self.em.version() == Version::V551 && record.needs_xref() {
+            Some(self.xrefs.allocate(record.tag()).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "no free id left for a record without one: the input's ids use up the \
+                     allocator's numbers",
+                )
+            })?)
+        } else {
+            None
+        };
         record.emit(allocated.as_deref(), &mut self.em)
     }
 
@@ -465,12 +475,23 @@ mod tests {
     fn allocator_skips_reserved_ids() {
         let mut a = XrefAllocator::default();
         a.reserve(["I1", "I_2", "I_05", "F_9"]);
-        assert_eq!(a.allocate("INDI"), "I_3");
-        assert_eq!(a.allocate("FAM"), "F_10");
+        assert_eq!(a.allocate("INDI").as_deref(), Some("I_3"));
+        assert_eq!(a.allocate("FAM").as_deref(), Some("F_10"));
         a.reserve(["I_7"]);
-        assert_eq!(a.allocate("INDI"), "I_8");
+        assert_eq!(a.allocate("INDI").as_deref(), Some("I_8"));
         assert!(a.allocated("I_3") && a.allocated("I_8") && a.allocated("F_10"));
         assert!(!a.allocated("I_7") && !a.allocated("I_2") && !a.allocated("I3"));
-        assert_eq!(a.allocate("_LOC"), "X_1");
+        assert_eq!(a.allocate("_LOC").as_deref(), Some("X_1"));
+    }
+
+    #[test]
+    fn allocator_refuses_rather_than_overflow() {
+        let mut a = XrefAllocator::default();
+        // Beyond u64: cannot equal an allocated id, so it is not tracked.
+        a.reserve(["I_99999999999999999999"]);
+        assert_eq!(a.allocate("INDI").as_deref(), Some("I_1"));
+        a.reserve(["I_18446744073709551615"]);
+        assert_eq!(a.allocate("INDI"), None);
+        assert_eq!(a.allocate("FAM").as_deref(), Some("F_1"));
     }
 }

@@ -293,3 +293,12 @@ fn streaming_writer_never_writes_a_colliding_id() {
         "{out}"
     );
 }
+
+#[test]
+fn an_exhausted_id_namespace_is_an_error_not_an_overflow() {
+    let (g, _) = read("0 HEAD\n0 @I_18446744073709551615@ INDI\n0 INDI\n0 TRLR\n");
+    let err = write_gedcom(&g, Vec::new(), WriteOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    // 7.0 needs no allocated ids, so the same model writes fine there.
+    assert!(write_gedcom(&g, Vec::new(), WriteOptions::for_version(Version::V70)).is_ok());
+}
