@@ -23,12 +23,14 @@ fi
 "$out/venv/bin/pip" list 2>/dev/null | grep -Ei 'gedcom|ged4py'
 
 cargo build --release -p dzinza-gedcom --example throughput
-echo "== peak memory, streaming parse (and parse+write 7.0)"
+echo "== peak memory and CPU time, streaming parse (and parse+write 7.0 / 5.5.1)"
 for n in 10000 100000 1000000; do
   /usr/bin/time -f "gen_$n parse: max RSS %M KiB, %e s wall, %U s user" \
     "$CARGO_TARGET_DIR/release/examples/throughput" "$out/gen_$n.ged"
-  /usr/bin/time -f "gen_$n parse+write: max RSS %M KiB, %e s wall, %U s user" \
-    "$CARGO_TARGET_DIR/release/examples/throughput" "$out/gen_$n.ged" --write 7.0
+  for v in 7.0 5.5.1; do
+    /usr/bin/time -f "gen_$n parse+write $v: max RSS %M KiB, %e s wall, %U s user" \
+      "$CARGO_TARGET_DIR/release/examples/throughput" "$out/gen_$n.ged" --write $v
+  done
 done
 
 echo "== criterion"
@@ -37,7 +39,8 @@ cargo bench -p dzinza-gedcom --bench parse_write
 echo "== python reference parsers"
 for n in 10000 100000 1000000; do
   for p in python-gedcom ged4py; do
-    "$out/venv/bin/python" services/gedcom/benches/python_parsers.py $p "$out/gen_$n.ged"
+    /usr/bin/time -f "$p gen_$n: %e s wall, %U s user" \
+      "$out/venv/bin/python" services/gedcom/benches/python_parsers.py $p "$out/gen_$n.ged"
   done
 done
 uptime

@@ -13,6 +13,7 @@ fn as_pointer(payload: &str) -> Option<&str> {
 }
 
 /// Turns a raw line payload into a value, undoing the version's `@` escaping.
+#[inline]
 pub(crate) fn decode_payload(payload: Option<&str>, version: Version) -> Value {
     let Some(p) = payload else { return Value::None };
     if let Some(ptr) = as_pointer(p) {

@@ -25,39 +25,72 @@ pub(crate) enum LineError {
 pub(crate) const MAX_LEVEL: usize = 99_999;
 
 /// Splits a decoded line into its parts, tolerating the sloppiness of real files.
+///
+/// Works on bytes: every delimiter is ASCII, so each split point is a char boundary, and the
+/// byte loops cost a fraction of `char` pattern searches on the short lines GEDCOM is made of.
+#[inline]
 pub(crate) fn parse_line(line: &str) -> Result<LineParts<'_>, LineError> {
-    let trimmed = line.trim_start_matches([' ', '\t', '\u{feff}', '\0']);
-    let leading_whitespace = trimmed.len() != line.len();
-    let digits = trimmed.bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 {
-        return Err(LineError::NoLevel);
-    }
-    let level = trimmed[..digits.min(6)]
-        .parse::<usize>()
-        .unwrap_or(MAX_LEVEL)
-        .min(MAX_LEVEL);
-    let rest = &trimmed[digits..];
-    if !rest.starts_with([' ', '\t']) {
-        return Err(LineError::NoTag);
-    }
-    let mut rest = rest.trim_start_matches([' ', '\t']);
-    let mut xref = None;
-    if let Some(after) = rest.strip_prefix('@')
-        && let Some(close) = after.find('@')
-    {
-        let after_close = &after[close + 1..];
-        // An xref is followed by a space and a tag; anything else is not an xref.
-        if close > 0 && after_close.starts_with(' ') {
-            xref = Some(&after[..close]);
-            rest = after_close.trim_start_matches(' ');
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    // Nearly every line starts with its level: skip the whitespace scan for those.
+    if !bytes.first().is_some_and(u8::is_ascii_digit) {
+        loop {
+            match bytes.get(i..) {
+                Some([b' ' | b'\t' | 0, ..]) => i += 1,
+                // U+FEFF (a stray byte-order mark) in UTF-8.
+                Some([0xEF, 0xBB, 0xBF, ..]) => i += 3,
+                _ => break,
+            }
         }
     }
-    let tag_end = rest.find([' ', '\t']).unwrap_or(rest.len());
-    let tag = &rest[..tag_end];
-    if tag.is_empty() {
+    let leading_whitespace = i != 0;
+    let level_start = i;
+    let mut level = 0usize;
+    while let Some(&b) = bytes.get(i)
+        && b.is_ascii_digit()
+    {
+        // Only the first six digits count; levels beyond MAX_LEVEL are clamped.
+        if i - level_start < 6 {
+            level = level * 10 + usize::from(b - b'0');
+        }
+        i += 1;
+    }
+    if i == level_start {
+        return Err(LineError::NoLevel);
+    }
+    let level = level.min(MAX_LEVEL);
+    if !matches!(bytes.get(i), Some(b' ' | b'\t')) {
         return Err(LineError::NoTag);
     }
-    let payload = rest[tag_end..].get(1..).filter(|p| !p.is_empty());
+    while matches!(bytes.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    let mut xref = None;
+    if bytes.get(i) == Some(&b'@')
+        && let Some(close) = memchr::memchr(b'@', &bytes[i + 1..])
+    {
+        let close = i + 1 + close;
+        // An xref is followed by a space and a tag; anything else is not an xref.
+        if close > i + 1 && bytes.get(close + 1) == Some(&b' ') {
+            xref = Some(&line[i + 1..close]);
+            i = close + 1;
+            while bytes.get(i) == Some(&b' ') {
+                i += 1;
+            }
+        }
+    }
+    let tag_start = i;
+    while let Some(&b) = bytes.get(i)
+        && b != b' '
+        && b != b'\t'
+    {
+        i += 1;
+    }
+    if i == tag_start {
+        return Err(LineError::NoTag);
+    }
+    let tag = &line[tag_start..i];
+    let payload = line.get(i + 1..).filter(|p| !p.is_empty());
     Ok(LineParts {
         level,
         xref,
@@ -102,5 +135,64 @@ mod tests {
     fn pointer_payload_is_not_an_xref() {
         let p = parse_line("1 FAMC @F1@").unwrap();
         assert_eq!((p.xref, p.tag, p.payload), (None, "FAMC", Some("@F1@")));
+    }
+
+    /// The `char`-pattern splitter this byte version replaced, kept as the specification.
+    fn reference(line: &str) -> Result<LineParts<'_>, LineError> {
+        let trimmed = line.trim_start_matches([' ', '\t', '\u{feff}', '\0']);
+        let leading_whitespace = trimmed.len() != line.len();
+        let digits = trimmed.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(LineError::NoLevel);
+        }
+        let level = trimmed[..digits.min(6)]
+            .parse::<usize>()
+            .unwrap_or(MAX_LEVEL)
+            .min(MAX_LEVEL);
+        let rest = &trimmed[digits..];
+        if !rest.starts_with([' ', '\t']) {
+            return Err(LineError::NoTag);
+        }
+        let mut rest = rest.trim_start_matches([' ', '\t']);
+        let mut xref = None;
+        if let Some(after) = rest.strip_prefix('@')
+            && let Some(close) = after.find('@')
+        {
+            let after_close = &after[close + 1..];
+            if close > 0 && after_close.starts_with(' ') {
+                xref = Some(&after[..close]);
+                rest = after_close.trim_start_matches(' ');
+            }
+        }
+        let tag_end = rest.find([' ', '\t']).unwrap_or(rest.len());
+        let tag = &rest[..tag_end];
+        if tag.is_empty() {
+            return Err(LineError::NoTag);
+        }
+        let payload = rest[tag_end..].get(1..).filter(|p| !p.is_empty());
+        Ok(LineParts {
+            level,
+            xref,
+            tag,
+            payload,
+            leading_whitespace,
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_reference_splitter(
+            line in "[ \t\u{feff}\u{0}]{0,3}[0-9]{0,8}[ \t]{0,3}(@[A-Za-z0-9@ ]{0,5}@?)?[ \t]{0,2}[A-Z_é\t ]{0,6}[ @\t]{0,2}[a-zé@ \t]{0,6}"
+        ) {
+            proptest::prop_assert_eq!(parse_line(&line), reference(&line));
+        }
+    }
+
+    #[test]
+    fn byte_order_mark_and_nul_count_as_leading_whitespace() {
+        let p = parse_line("\u{feff}\u{0}0 HEAD").unwrap();
+        assert!(p.leading_whitespace);
+        assert_eq!((p.level, p.tag), (0, "HEAD"));
+        assert_eq!(parse_line("1234567 X").unwrap().level, MAX_LEVEL);
     }
 }

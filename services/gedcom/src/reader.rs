@@ -265,9 +265,11 @@ impl<R: Read> GedcomReader<R> {
                 ));
             }
             // Fast path: valid UTF-8 that the encoding passes through is parsed in place.
-            let direct = std::str::from_utf8(phys.bytes)
-                .ok()
-                .filter(|s| self.encoding.is_utf8_compatible() || s.is_ascii());
+            let direct = match phys.text {
+                Some(t) => Some(t),
+                None => std::str::from_utf8(phys.bytes).ok(),
+            }
+            .filter(|s| self.encoding.is_utf8_compatible() || s.is_ascii());
             let text = match direct {
                 Some(s) => s,
                 None => {
@@ -279,8 +281,10 @@ impl<R: Read> GedcomReader<R> {
                 }
             };
             let event = classify(text, number, self.version, &mut pending);
-            for d in pending.drain(..) {
-                self.diag(d);
+            if !pending.is_empty() {
+                for d in std::mem::take(&mut pending) {
+                    self.diag(d);
+                }
             }
             if let Some(event) = event {
                 return Ok(Some(event));
@@ -577,6 +581,7 @@ fn decode_diagnostic(
 }
 
 /// Splits a decoded line and builds its node, or reports why it cannot be used.
+#[inline]
 fn classify(
     text: &str,
     number: u64,

@@ -10,7 +10,9 @@ const CHUNK: usize = 64 * 1024;
 /// sniffer and the line parser only ever see ASCII-compatible bytes.
 pub(crate) struct LineSource<R> {
     inner: R,
-    buf: Vec<u8>,
+    buf: Buf,
+    /// The first bytes of a UTF-8 sequence cut by a read boundary, held back from `buf`.
+    carry: Vec<u8>,
     start: usize,
     eof: bool,
     utf16: Option<encoding_rs::Decoder>,
@@ -31,7 +33,46 @@ pub(crate) struct LineSource<R> {
 pub(crate) struct PhysicalLine<'a> {
     pub number: u64,
     pub bytes: &'a [u8],
+    /// The same line as text when the buffer it came from was validated as UTF-8 as a whole.
+    pub text: Option<&'a str>,
     pub truncated: bool,
+}
+
+/// The line buffer. Valid UTF-8 (nearly every real file) is kept as a `String`, validated
+/// once per 64 KiB read instead of once per short line; the first read holding bytes that
+/// are not UTF-8 switches the source to bytes for good, and lines are then checked one by one.
+enum Buf {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Buf {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Buf::Text(s) => s.as_bytes(),
+            Buf::Bytes(b) => b,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    /// The buffer as bytes, for appending; `restore` turns it back into text when it can be.
+    fn take_bytes(&mut self) -> (Vec<u8>, bool) {
+        match std::mem::replace(self, Buf::Bytes(Vec::new())) {
+            Buf::Text(s) => (s.into_bytes(), true),
+            Buf::Bytes(b) => (b, false),
+        }
+    }
+
+    /// The line `start..end` with its text when the buffer is text.
+    fn line(&self, start: usize, end: usize) -> (&[u8], Option<&str>) {
+        match self {
+            Buf::Text(s) => (&s.as_bytes()[start..end], s.get(start..end)),
+            Buf::Bytes(b) => (&b[start..end], None),
+        }
+    }
 }
 
 impl<R: Read> LineSource<R> {
@@ -46,7 +87,8 @@ impl<R: Read> LineSource<R> {
         let bytes_read = already.len() as u64;
         let mut source = Self {
             inner,
-            buf: Vec::with_capacity(CHUNK * 2),
+            buf: Buf::Text(String::with_capacity(CHUNK * 2)),
+            carry: Vec::new(),
             start: 0,
             eof: false,
             utf16: utf16.map(|e| e.new_decoder_without_bom_handling()),
@@ -59,14 +101,50 @@ impl<R: Read> LineSource<R> {
             had_replacements: false,
         };
         let rest = already.get(skip..).unwrap_or_default();
-        source.accept(rest, false);
+        let (mut buf, text) = source.buf.take_bytes();
+        source.accept(&mut buf, rest, false);
+        source.restore(buf, text, false);
         source
     }
 
-    /// Appends freshly read raw bytes to the line buffer, transcoding if needed.
-    fn accept(&mut self, raw: &[u8], last: bool) {
+    /// Puts the buffer back, as text if it was text and the new bytes are valid UTF-8.
+    ///
+    /// A UTF-8 sequence cut at the end of the buffer is held in `carry` until the next read
+    /// (at end of input it is left in place, and the line holding it is decoded on its own).
+    fn restore(&mut self, mut buf: Vec<u8>, text: bool, at_eof: bool) {
+        if !text {
+            self.buf = Buf::Bytes(buf);
+            return;
+        }
+        if !at_eof {
+            // Hold back a sequence cut by the read before validating, so the buffer is
+            // validated once rather than once to find the cut and again without it.
+            let cut = cut_sequence(&buf);
+            if cut > 0 {
+                self.carry.extend_from_slice(&buf[buf.len() - cut..]);
+                buf.truncate(buf.len() - cut);
+            }
+        }
+        self.buf = match String::from_utf8(buf) {
+            Ok(s) => Buf::Text(s),
+            Err(e) if e.utf8_error().error_len().is_none() && !at_eof => {
+                let valid = e.utf8_error().valid_up_to();
+                buf = e.into_bytes();
+                self.carry.extend_from_slice(&buf[valid..]);
+                buf.truncate(valid);
+                match String::from_utf8(buf) {
+                    Ok(s) => Buf::Text(s),
+                    Err(e) => Buf::Bytes(e.into_bytes()),
+                }
+            }
+            Err(e) => Buf::Bytes(e.into_bytes()),
+        };
+    }
+
+    /// Appends freshly read raw bytes to `buf`, transcoding if needed.
+    fn accept(&mut self, buf: &mut Vec<u8>, raw: &[u8], last: bool) {
         let Some(decoder) = self.utf16.as_mut() else {
-            self.buf.extend_from_slice(raw);
+            buf.extend_from_slice(raw);
             return;
         };
         let mut input = raw;
@@ -74,11 +152,11 @@ impl<R: Read> LineSource<R> {
             let need = decoder
                 .max_utf8_buffer_length(input.len())
                 .unwrap_or(input.len() * 3 + 16);
-            let old = self.buf.len();
-            self.buf.resize(old + need, 0);
+            let old = buf.len();
+            buf.resize(old + need, 0);
             let (result, read, written, replaced) =
-                decoder.decode_to_utf8(input, &mut self.buf[old..], last);
-            self.buf.truncate(old + written);
+                decoder.decode_to_utf8(input, &mut buf[old..], last);
+            buf.truncate(old + written);
             self.had_replacements |= replaced;
             input = &input[read..];
             if result == encoding_rs::CoderResult::InputEmpty {
@@ -92,25 +170,34 @@ impl<R: Read> LineSource<R> {
         if self.eof {
             return Ok(false);
         }
+        let (mut buf, text) = self.buf.take_bytes();
         if self.start > 0 {
-            self.buf.drain(..self.start);
+            buf.drain(..self.start);
             self.start = 0;
         }
+        buf.append(&mut self.carry);
+        let result = self.read_into(&mut buf);
+        let at_eof = self.eof;
+        self.restore(buf, text, at_eof);
+        result
+    }
+
+    fn read_into(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
         if self.utf16.is_none() {
             // Read straight into the line buffer: no intermediate copy for 8-bit input.
-            let old = self.buf.len();
-            self.buf.resize(old + CHUNK, 0);
+            let old = buf.len();
+            buf.resize(old + CHUNK, 0);
             let n = loop {
-                match self.inner.read(&mut self.buf[old..]) {
+                match self.inner.read(&mut buf[old..]) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        self.buf.truncate(old);
+                        buf.truncate(old);
                         return Err(e);
                     }
                 }
             };
-            self.buf.truncate(old + n);
+            buf.truncate(old + n);
             self.bytes_read += n as u64;
             self.eof = n == 0;
             return Ok(n > 0);
@@ -127,9 +214,9 @@ impl<R: Read> LineSource<R> {
         let raw = std::mem::take(&mut self.raw);
         if n == 0 {
             self.eof = true;
-            self.accept(&[], true);
+            self.accept(buf, &[], true);
         } else {
-            self.accept(&raw[..n], false);
+            self.accept(buf, &raw[..n], false);
         }
         self.raw = raw;
         Ok(n > 0)
@@ -138,14 +225,15 @@ impl<R: Read> LineSource<R> {
     /// The bytes buffered but not yet returned as lines, for sniffing the header.
     pub(crate) fn peek_buffered(&mut self, want: usize) -> io::Result<&[u8]> {
         while self.buf.len() - self.start < want && self.fill()? {}
-        Ok(&self.buf[self.start..])
+        Ok(&self.buf.bytes()[self.start..])
     }
 
     /// The next physical line, skipping empty ones, or `None` at end of input.
+    #[inline]
     pub(crate) fn next_line(&mut self) -> io::Result<Option<PhysicalLine<'_>>> {
         // Skip terminators, counting lines the way an editor would: CRLF and LFCR are one.
         loop {
-            let Some(&b) = self.buf.get(self.start) else {
+            let Some(&b) = self.buf.bytes().get(self.start) else {
                 if self.fill()? {
                     continue;
                 }
@@ -159,7 +247,7 @@ impl<R: Read> LineSource<R> {
                 self.fill()?;
                 continue;
             }
-            let next = self.buf.get(self.start + 1).copied();
+            let next = self.buf.bytes().get(self.start + 1).copied();
             let paired = b == b'\r' && (next == Some(b'\n') || self.last_terminator == b'\n');
             if !paired {
                 self.line_no += 1;
@@ -171,17 +259,18 @@ impl<R: Read> LineSource<R> {
         let number = self.line_no + 1;
         let mut searched = 0;
         loop {
-            let hay = &self.buf[self.start + searched..];
+            let hay = &self.buf.bytes()[self.start + searched..];
             if let Some(i) = memchr::memchr2(b'\n', b'\r', hay) {
                 let end = self.start + searched + i;
                 if end - self.start > self.max_line {
                     return self.truncate_long_line(number);
                 }
-                let bytes = &self.buf[self.start..end];
+                let (bytes, text) = self.buf.line(self.start, end);
                 self.start = end;
                 return Ok(Some(PhysicalLine {
                     number,
                     bytes,
+                    text,
                     truncated: false,
                 }));
             }
@@ -190,11 +279,13 @@ impl<R: Read> LineSource<R> {
                 return self.truncate_long_line(number);
             }
             if !self.fill()? {
-                let bytes = &self.buf[self.start..];
-                self.start = self.buf.len();
+                let end = self.buf.len();
+                let (bytes, text) = self.buf.line(self.start, end);
+                self.start = end;
                 return Ok(Some(PhysicalLine {
                     number,
                     bytes,
+                    text,
                     truncated: false,
                 }));
             }
@@ -207,10 +298,10 @@ impl<R: Read> LineSource<R> {
         let keep_end = self.start + self.max_line;
         self.long_line.clear();
         self.long_line
-            .extend_from_slice(&self.buf[self.start..keep_end]);
+            .extend_from_slice(&self.buf.bytes()[self.start..keep_end]);
         self.start = keep_end;
         loop {
-            let hay = &self.buf[self.start..];
+            let hay = &self.buf.bytes()[self.start..];
             if let Some(i) = memchr::memchr2(b'\n', b'\r', hay) {
                 self.start += i;
                 break;
@@ -223,9 +314,28 @@ impl<R: Read> LineSource<R> {
         Ok(Some(PhysicalLine {
             number,
             bytes: &self.long_line,
+            text: None,
             truncated: true,
         }))
     }
+}
+
+/// How many bytes at the end of `buf` begin a UTF-8 sequence that the buffer does not finish.
+fn cut_sequence(buf: &[u8]) -> usize {
+    for back in 1..=buf.len().min(3) {
+        let b = buf[buf.len() - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: the lead byte is further back
+        }
+        let need = match b {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => return 0, // ASCII or a byte no sequence starts with: nothing cut
+        };
+        return if need > back { back } else { 0 };
+    }
+    0
 }
 
 #[cfg(test)]
@@ -288,5 +398,75 @@ mod tests {
             got.push(String::from_utf8(l.bytes.to_vec()).unwrap());
         }
         assert_eq!(got, vec!["0 HEAD", "1 NAME J\u{f6}rg"]);
+    }
+
+    /// Hands out one byte per read, so every multi-byte character straddles two reads.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some((&first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    fn texts<R: Read>(src: &mut LineSource<R>) -> Vec<(Vec<u8>, Option<String>)> {
+        let mut out = Vec::new();
+        while let Some(l) = src.next_line().unwrap() {
+            out.push((l.bytes.to_vec(), l.text.map(str::to_owned)));
+        }
+        out
+    }
+
+    #[test]
+    fn characters_cut_by_reads_stay_text() {
+        let input = "1 NAME J\u{f6}rg\n2 GIVN \u{1F600}\u{e9}\n".as_bytes();
+        let mut src = LineSource::new(Trickle(input), Vec::new(), 0, None, 1 << 20);
+        let got = texts(&mut src);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].1.as_deref(), Some("1 NAME J\u{f6}rg"));
+        assert_eq!(got[1].1.as_deref(), Some("2 GIVN \u{1F600}\u{e9}"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_handed_out_as_bytes() {
+        let input = b"1 A ok\n1 B caf\xe9\n1 C ok\n1 D \xc3";
+        for trickle in [false, true] {
+            let mut src = if trickle {
+                LineSource::new(
+                    Box::new(Trickle(input)) as Box<dyn Read>,
+                    Vec::new(),
+                    0,
+                    None,
+                    1 << 20,
+                )
+            } else {
+                LineSource::new(
+                    Box::new(&input[..]) as Box<dyn Read>,
+                    Vec::new(),
+                    0,
+                    None,
+                    1 << 20,
+                )
+            };
+            let got = texts(&mut src);
+            let bytes: Vec<&[u8]> = got.iter().map(|(b, _)| b.as_slice()).collect();
+            assert_eq!(
+                bytes,
+                vec![&b"1 A ok"[..], b"1 B caf\xe9", b"1 C ok", b"1 D \xc3"]
+            );
+            // Whatever the mode, no line claims to be text unless it is.
+            for (b, t) in &got {
+                if let Some(t) = t {
+                    assert_eq!(t.as_bytes(), &b[..]);
+                }
+            }
+            assert_eq!(got[1].1, None);
+            assert_eq!(got[3].1, None);
+        }
     }
 }

@@ -4,7 +4,6 @@ use crate::escape::escape_text;
 use crate::model::{Gedcom, Header, Record};
 use crate::node::{Node, Value};
 use crate::version::Version;
-use std::collections::HashSet;
 use std::io::{self, Write};
 
 /// Line terminator to write.
@@ -288,29 +287,95 @@ fn split_point(s: &str, budget: usize) -> usize {
     (fit + 1..s.len()).find(|&k| ok(k)).unwrap_or(s.len())
 }
 
-/// Hands out cross-reference ids that collide with none in use.
+/// Hands out cross-reference ids that collide with none in use, in memory that does not
+/// grow with the number of records.
+///
+/// Allocated ids live in their own namespace, `{letter}_{n}` (`I_12` for an individual), so
+/// only ids of that form can collide: reserving or writing one raises the counter of its
+/// letter past it, and the allocator remembers which runs of numbers it handed out (one run
+/// unless such ids are interleaved with allocations), so it can tell when a record arrives
+/// with an id it already gave to another one.
 #[derive(Debug, Default)]
 pub struct XrefAllocator {
-    used: HashSet<String>,
-    next: u64,
+    spaces: Vec<Space>,
+}
+
+/// The counter of one letter's namespace.
+#[derive(Debug)]
+struct Space {
+    letter: char,
+    /// The highest number allocated or reserved so far.
+    high: u64,
+    /// Inclusive ranges of numbers handed out, in increasing order.
+    runs: Vec<(u64, u64)>,
+}
+
+/// The letter and number of an id in the allocation namespace, such as `I_12`.
+fn in_namespace(id: &str) -> Option<(char, u64)> {
+    let (head, digits) = id.split_at_checked(1)?;
+    let letter = head.chars().next().filter(char::is_ascii_uppercase)?;
+    let digits = digits.strip_prefix('_')?;
+    // `I_012` is not `I_12`: only the canonical spelling can equal an allocated id.
+    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((letter, digits.parse().ok()?))
 }
 
 impl XrefAllocator {
-    /// Marks ids as taken.
-    pub fn reserve<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, ids: I) {
-        self.used.extend(ids.into_iter().map(Into::into));
+    fn space(&mut self, letter: char) -> &mut Space {
+        let i = match self.spaces.iter().position(|s| s.letter == letter) {
+            Some(i) => i,
+            None => {
+                self.spaces.push(Space {
+                    letter,
+                    high: 0,
+                    runs: Vec::new(),
+                });
+                self.spaces.len() - 1
+            }
+        };
+        &mut self.spaces[i]
     }
 
-    /// A fresh id such as `I12` for an individual (the prefix is the tag's first letter).
-    pub fn allocate(&mut self, tag: &str) -> String {
-        let prefix = tag.chars().next().unwrap_or('X');
-        loop {
-            self.next += 1;
-            let id = format!("{prefix}{}", self.next);
-            if self.used.insert(id.clone()) {
-                return id;
+    /// Marks ids as taken, so allocation avoids them.
+    pub fn reserve<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, ids: I) {
+        for id in ids {
+            if let Some((letter, n)) = in_namespace(id.as_ref()) {
+                let space = self.space(letter);
+                space.high = space.high.max(n);
             }
         }
+    }
+
+    /// Whether this allocator has handed out `id`.
+    pub fn allocated(&self, id: &str) -> bool {
+        let Some((letter, n)) = in_namespace(id) else {
+            return false;
+        };
+        self.spaces
+            .iter()
+            .find(|s| s.letter == letter)
+            .is_some_and(|s| s.runs.iter().any(|&(a, b)| (a..=b).contains(&n)))
+    }
+
+    /// A fresh id such as `I_12` for an individual (the letter is the tag's first letter);
+    /// `None` once an input id such as `I_18446744073709551615` has used up the letter's numbers.
+    pub fn allocate(&mut self, tag: &str) -> Option<String> {
+        let letter = tag
+            .chars()
+            .next()
+            .map(|c| c.to_ascii_uppercase())
+            .filter(char::is_ascii_uppercase)
+            .unwrap_or('X');
+        let space = self.space(letter);
+        let n = space.high.checked_add(1)?;
+        space.high = n;
+        match space.runs.last_mut() {
+            Some((_, end)) if *end + 1 == n => *end = n,
+            _ => space.runs.push((n, n)),
+        }
+        Some(format!("{letter}_{n}"))
     }
 }
 
@@ -329,8 +394,10 @@ impl<W: Write> GedcomWriter<W> {
         }
     }
 
-    /// Ids that allocated xrefs must avoid (all ids of the data being written).
-    pub fn reserve_xrefs<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, ids: I) {
+    /// Ids that allocated xrefs must avoid (all ids of the data being written). Only ids of
+    /// the allocator's form (`I_12`) are remembered, as one counter per letter, so reserving
+    /// a whole file's ids costs no memory.
+    pub fn reserve_xrefs<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, ids: I) {
         self.xrefs.reserve(ids);
     }
 
@@ -340,12 +407,34 @@ impl<W: Write> GedcomWriter<W> {
     }
 
     /// Writes one record, allocating an xref if it needs one and has none.
+    ///
+    /// Fails with `InvalidInput` rather than write a duplicate id when the record's xref is
+    /// one already allocated to an earlier record; reserving the input's ids first
+    /// ([`GedcomWriter::reserve_xrefs`]) prevents that.
     pub fn write_record(&mut self, record: &Record) -> io::Result<()> {
         if let Some(x) = record.xref() {
+            if self.xrefs.allocated(x) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "record @{x}@ has the id this writer allocated to an earlier record \
+                         without one; reserve the input's ids before writing"
+                    ),
+                ));
+            }
             self.xrefs.reserve([x]);
         }
-        let allocated = (self.em.version() == Version::V551 && record.needs_xref())
-            .then(|| self.xrefs.allocate(record.tag()));
+        let allocated = if self.em.version() == Version::V551 && record.needs_xref() {
+            Some(self.xrefs.allocate(record.tag()).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "no free id left for a record without one: the input's ids use up the \
+                     allocator's numbers",
+                )
+            })?)
+        } else {
+            None
+        };
         record.emit(allocated.as_deref(), &mut self.em)
     }
 
@@ -385,7 +474,24 @@ mod tests {
     #[test]
     fn allocator_skips_reserved_ids() {
         let mut a = XrefAllocator::default();
-        a.reserve(["I1", "I2"]);
-        assert_eq!(a.allocate("INDI"), "I3");
+        a.reserve(["I1", "I_2", "I_05", "F_9"]);
+        assert_eq!(a.allocate("INDI").as_deref(), Some("I_3"));
+        assert_eq!(a.allocate("FAM").as_deref(), Some("F_10"));
+        a.reserve(["I_7"]);
+        assert_eq!(a.allocate("INDI").as_deref(), Some("I_8"));
+        assert!(a.allocated("I_3") && a.allocated("I_8") && a.allocated("F_10"));
+        assert!(!a.allocated("I_7") && !a.allocated("I_2") && !a.allocated("I3"));
+        assert_eq!(a.allocate("_LOC").as_deref(), Some("X_1"));
+    }
+
+    #[test]
+    fn allocator_refuses_rather_than_overflow() {
+        let mut a = XrefAllocator::default();
+        // Beyond u64: cannot equal an allocated id, so it is not tracked.
+        a.reserve(["I_99999999999999999999"]);
+        assert_eq!(a.allocate("INDI").as_deref(), Some("I_1"));
+        a.reserve(["I_18446744073709551615"]);
+        assert_eq!(a.allocate("INDI"), None);
+        assert_eq!(a.allocate("FAM").as_deref(), Some("F_1"));
     }
 }

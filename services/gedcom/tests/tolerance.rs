@@ -185,7 +185,7 @@ fn records_without_xref_get_one_allocated_in_551() {
     let (g, _) = read("0 HEAD\n1 GEDC\n2 VERS 7.0\n0 INDI\n1 NAME A\n0 @I1@ INDI\n0 TRLR\n");
     let out =
         String::from_utf8(write_gedcom(&g, Vec::new(), WriteOptions::default()).unwrap()).unwrap();
-    assert!(out.contains("0 @I2@ INDI\n1 NAME A\n"), "{out}");
+    assert!(out.contains("0 @I_1@ INDI\n1 NAME A\n"), "{out}");
 }
 
 #[test]
@@ -230,4 +230,75 @@ fn floods_of_diagnostics_are_capped_but_counted() {
             .iter()
             .any(|d| d.code == "suppressed" && d.message.starts_with("500 more"))
     );
+}
+
+/// Every `0 @X@` id in a written file, in order.
+fn defined_ids(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| {
+            l.strip_prefix("0 @")?
+                .split_once('@')
+                .map(|(x, _)| x.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn streaming_writer_never_writes_a_colliding_id() {
+    use dzinza_gedcom::GedcomWriter;
+    // Records without ids interleaved with ids of the allocator's own form, before and after.
+    let (g, _) = read(
+        "0 HEAD\n0 INDI\n1 NAME A\n0 @I_5@ INDI\n0 INDI\n1 NAME C\n0 @I_2@ INDI\n0 @I1@ INDI\n\
+         0 FAM\n0 INDI\n1 NAME E\n0 @I_6@ INDI\n0 TRLR\n",
+    );
+    // Without a first pass the writer refuses the id it already allocated (I_6, to C).
+    let mut w = GedcomWriter::new(Vec::new(), WriteOptions::default());
+    w.write_header(&g.header).unwrap();
+    let mut failed = None;
+    for r in &g.records {
+        if let Err(e) = w.write_record(r) {
+            failed = Some((r.xref().map(str::to_owned), e.kind()));
+            break;
+        }
+    }
+    assert_eq!(
+        failed,
+        Some((Some("I_6".to_owned()), std::io::ErrorKind::InvalidInput))
+    );
+    // With the input's ids reserved first, every id is written once.
+    let mut w = GedcomWriter::new(Vec::new(), WriteOptions::default());
+    w.reserve_xrefs(g.records.iter().filter_map(Record::xref));
+    w.write_header(&g.header).unwrap();
+    for r in &g.records {
+        w.write_record(r).unwrap();
+    }
+    let out = String::from_utf8(w.finish().unwrap()).unwrap();
+    let ids = defined_ids(&out);
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(ids.len(), unique.len(), "{out}");
+    assert_eq!(
+        ids,
+        ["I_7", "I_5", "I_8", "I_2", "I1", "F_1", "I_9", "I_6"],
+        "{out}"
+    );
+    // And the streaming case without a first pass, when no input id has the allocator's form.
+    let (g, _) = read("0 HEAD\n0 INDI\n0 @I1@ INDI\n0 INDI\n0 @I_1x@ INDI\n0 INDI\n0 TRLR\n");
+    let out =
+        String::from_utf8(write_gedcom(&g, Vec::new(), WriteOptions::default()).unwrap()).unwrap();
+    assert_eq!(
+        defined_ids(&out),
+        ["I_1", "I1", "I_2", "I_1x", "I_3"],
+        "{out}"
+    );
+}
+
+#[test]
+fn an_exhausted_id_namespace_is_an_error_not_an_overflow() {
+    let (g, _) = read("0 HEAD\n0 @I_18446744073709551615@ INDI\n0 INDI\n0 TRLR\n");
+    let err = write_gedcom(&g, Vec::new(), WriteOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    // 7.0 needs no allocated ids, so the same model writes fine there.
+    assert!(write_gedcom(&g, Vec::new(), WriteOptions::for_version(Version::V70)).is_ok());
 }

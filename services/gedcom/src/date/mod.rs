@@ -12,6 +12,9 @@ pub use calendar::Calendar;
 
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
 /// One calendar date, possibly partial (year only, or month and year).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -108,48 +111,58 @@ pub enum DateValue {
 }
 
 /// A genealogical date: the parsed value together with the text it came from.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Reading keeps the text and parses it on first use of [`GenDate::value`] (or of anything
+/// that needs the meaning: ordering, ranges, equality, writing), so a parse that only copies
+/// records pays nothing for dates. The value is always the one of the text it was built from.
+#[derive(Clone, Default)]
 pub struct GenDate {
     /// The payload exactly as read (or as constructed), never rewritten.
     pub original: String,
-    /// What it means.
-    pub value: DateValue,
+    /// What it means: set by [`GenDate::from_value`] and deserialisation, else parsed from
+    /// `original` when first asked for.
+    value: OnceLock<DateValue>,
 }
 
 impl GenDate {
     /// Parses any GEDCOM 5.5.1 or 7.0 date payload; never fails (invalid text becomes
     /// [`DateValue::Invalid`] with the text kept).
     pub fn parse(text: &str) -> Self {
-        Self {
-            original: text.to_owned(),
-            value: parse::parse_value(text),
-        }
+        Self::parse_owned(text.to_owned())
     }
 
     /// Like [`GenDate::parse`], taking ownership of the text (saves a copy when reading).
     pub fn parse_owned(text: String) -> Self {
-        let value = parse::parse_value(&text);
         Self {
             original: text,
-            value,
+            value: OnceLock::new(),
         }
     }
 
     /// A date built from a value, with its standard 7.0 text as the original.
     pub fn from_value(value: DateValue) -> Self {
         let original = render::render(&value, crate::Version::V70);
-        Self { original, value }
+        Self {
+            original,
+            value: OnceLock::from(value),
+        }
+    }
+
+    /// What the date means.
+    pub fn value(&self) -> &DateValue {
+        self.value
+            .get_or_init(|| parse::parse_value(&self.original))
     }
 
     /// Whether the text was understood as a date (or is an explicit phrase or empty).
     pub fn is_valid(&self) -> bool {
-        self.value != DateValue::Invalid
+        *self.value() != DateValue::Invalid
     }
 
     /// First and last possible day as Julian Day Numbers; open ends (`BEF`, `AFT`, `FROM`,
     /// `TO`) are `None`, as is everything for phrases and calendars without arithmetic.
     pub fn range(&self) -> (Option<i64>, Option<i64>) {
-        match &self.value {
+        match self.value() {
             DateValue::Exact { date }
             | DateValue::Approximate { date, .. }
             | DateValue::Interpreted { date, .. } => date
@@ -181,10 +194,10 @@ impl GenDate {
     /// The payload to write for a GEDCOM version: the original text when it is already valid
     /// there, otherwise the value rendered in that version's syntax.
     pub fn text_for(&self, version: crate::Version) -> String {
-        if self.value == DateValue::Invalid || render::compatible(&self.original, version) {
+        if *self.value() == DateValue::Invalid || render::compatible(&self.original, version) {
             self.original.clone()
         } else {
-            render::render(&self.value, version)
+            render::render(self.value(), version)
         }
     }
 }
@@ -227,7 +240,64 @@ impl Ord for GenDate {
             (None, None) => Ordering::Equal,
         }
         .then_with(|| self.original.cmp(&other.original))
-        .then_with(|| self.value.cmp(&other.value))
+        .then_with(|| self.value().cmp(other.value()))
+    }
+}
+
+impl PartialEq for GenDate {
+    fn eq(&self, other: &Self) -> bool {
+        self.original == other.original && self.value() == other.value()
+    }
+}
+
+impl Eq for GenDate {}
+
+impl Hash for GenDate {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.original.hash(state);
+        self.value().hash(state);
+    }
+}
+
+impl fmt::Debug for GenDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GenDate")
+            .field("original", &self.original)
+            .field("value", self.value())
+            .finish()
+    }
+}
+
+/// The serialised form, unchanged from when both fields were plain: `{original, value}`.
+#[derive(Serialize)]
+struct GenDateRef<'a> {
+    original: &'a str,
+    value: &'a DateValue,
+}
+
+#[derive(Deserialize)]
+struct GenDateOwned {
+    original: String,
+    value: DateValue,
+}
+
+impl Serialize for GenDate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        GenDateRef {
+            original: &self.original,
+            value: self.value(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for GenDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let GenDateOwned { original, value } = GenDateOwned::deserialize(d)?;
+        Ok(Self {
+            original,
+            value: OnceLock::from(value),
+        })
     }
 }
 

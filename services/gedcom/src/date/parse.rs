@@ -21,15 +21,30 @@ pub(crate) fn parse_value(text: &str) -> DateValue {
     };
     // A valid date has at most a dozen tokens; longer text is not a date.
     let mut tokens = [""; 16];
+    // ASCII text (nearly all dates) splits faster by bytes; vertical tab is the one ASCII
+    // character `char::is_whitespace` accepts and `u8::is_ascii_whitespace` does not.
+    let n = if upper.is_ascii() && !upper.contains('\x0b') {
+        collect_tokens(upper.split_ascii_whitespace(), &mut tokens)
+    } else {
+        collect_tokens(upper.split_whitespace(), &mut tokens)
+    };
+    let Some(n) = n else {
+        return DateValue::Invalid;
+    };
+    parse_tokens(t, &tokens[..n]).unwrap_or(DateValue::Invalid)
+}
+
+/// Fills `tokens`; `None` when there are more than it holds.
+fn collect_tokens<'a>(
+    split: impl Iterator<Item = &'a str>,
+    tokens: &mut [&'a str],
+) -> Option<usize> {
     let mut n = 0;
-    for token in upper.split_whitespace() {
-        if n == tokens.len() {
-            return DateValue::Invalid;
-        }
-        tokens[n] = token;
+    for token in split {
+        *tokens.get_mut(n)? = token;
         n += 1;
     }
-    parse_tokens(t, &tokens[..n]).unwrap_or(DateValue::Invalid)
+    Some(n)
 }
 
 fn parse_tokens(original: &str, tokens: &[&str]) -> Option<DateValue> {

@@ -2,8 +2,8 @@ use super::*;
 use crate::Version;
 
 fn exact(s: &str) -> Date {
-    match GenDate::parse(s).value {
-        DateValue::Exact { date } => date,
+    match GenDate::parse(s).value() {
+        DateValue::Exact { date } => date.clone(),
         other => panic!("{s:?} parsed as {other:?}"),
     }
 }
@@ -29,44 +29,44 @@ fn every_form_parses() {
     );
     assert_eq!(exact("@#DFRENCH R@ 3 VEND 2").month, Some(1));
     assert!(matches!(
-        GenDate::parse("abt 1850").value,
+        GenDate::parse("abt 1850").value(),
         DateValue::Approximate {
             approximation: Approximation::About,
             ..
         }
     ));
     assert!(matches!(
-        GenDate::parse("BET 1850 AND 1860").value,
+        GenDate::parse("BET 1850 AND 1860").value(),
         DateValue::Between { .. }
     ));
     assert!(matches!(
-        GenDate::parse("FROM 1850 TO 1860").value,
+        GenDate::parse("FROM 1850 TO 1860").value(),
         DateValue::Period {
             from: Some(_),
             to: Some(_)
         }
     ));
     assert!(matches!(
-        GenDate::parse("TO 1860").value,
+        GenDate::parse("TO 1860").value(),
         DateValue::Period {
             from: None,
             to: Some(_)
         }
     ));
     assert_eq!(
-        GenDate::parse("INT 1850 (about the time of the war)").value,
+        *GenDate::parse("INT 1850 (about the time of the war)").value(),
         DateValue::Interpreted {
             date: exact("1850"),
             phrase: "about the time of the war".into()
         }
     );
     assert_eq!(
-        GenDate::parse("(unknown)").value,
+        *GenDate::parse("(unknown)").value(),
         DateValue::Phrase {
             phrase: "unknown".into()
         }
     );
-    assert_eq!(GenDate::parse("").value, DateValue::Empty);
+    assert_eq!(*GenDate::parse("").value(), DateValue::Empty);
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn invalid_dates_keep_their_text() {
         "ADS 5785",
     ] {
         let d = GenDate::parse(bad);
-        assert_eq!(d.value, DateValue::Invalid, "{bad}");
+        assert_eq!(*d.value(), DateValue::Invalid, "{bad}");
         assert_eq!(d.original, bad);
     }
     assert!(GenDate::parse("HEBREW ADS 5784").is_valid());
@@ -150,4 +150,25 @@ fn serde_round_trip() {
     let json = serde_json::to_string(&d).unwrap();
     let back: GenDate = serde_json::from_str(&json).unwrap();
     assert_eq!(back, d);
+}
+
+#[test]
+fn value_is_parsed_on_demand_and_serialised_as_before() {
+    let lazy = GenDate::parse("abt 1850");
+    let eager = GenDate::from_value(lazy.value().clone());
+    // Same meaning, different text: not equal, as when both fields were plain.
+    assert_ne!(lazy, eager);
+    assert_eq!(lazy.value(), eager.value());
+    assert_eq!(lazy, GenDate::parse_owned("abt 1850".to_owned()));
+    let json = serde_json::to_value(&lazy).unwrap();
+    assert_eq!(json["original"], "abt 1850");
+    assert_eq!(json["value"]["kind"], "approximate");
+    let back: GenDate = serde_json::from_value(json).unwrap();
+    assert_eq!(back, lazy);
+    // A value given explicitly is kept, not re-derived from the text.
+    let odd: GenDate =
+        serde_json::from_value(serde_json::json!({"original": "1850", "value": {"kind": "empty"}}))
+            .unwrap();
+    assert_eq!(*odd.value(), DateValue::Empty);
+    assert_ne!(odd, GenDate::parse("1850"));
 }

@@ -34,11 +34,17 @@ impl NoteRef {
         if node.xref.is_some() {
             return Err(node);
         }
-        let target = match (&node.tag[..], &node.value) {
-            ("NOTE" | "SNOTE", Value::Pointer(p)) => NoteTarget::Shared(p.clone()),
-            ("NOTE", Value::Text(t)) => NoteTarget::Inline(t.clone()),
-            ("NOTE", Value::None) => NoteTarget::Inline(String::new()),
-            _ => return Err(node),
+        let fits = match &node.value {
+            Value::Pointer(_) => node.tag == "NOTE" || node.tag == "SNOTE",
+            Value::Text(_) | Value::None => node.tag == "NOTE",
+        };
+        if !fits {
+            return Err(node);
+        }
+        let target = match node.value {
+            Value::Pointer(p) => NoteTarget::Shared(p),
+            Value::Text(t) => NoteTarget::Inline(t),
+            Value::None => NoteTarget::Inline(String::new()),
         };
         Ok(Self {
             target,
@@ -150,12 +156,12 @@ impl Citation {
                             .all(|r| r.tag == "ROLE" && r.is_plain_text())
                         && ch.children.len() <= 1;
                     if ok {
-                        c.event = ch.value.text().map(str::to_owned);
+                        c.event = ch.value.into_text();
                         c.role = ch
                             .children
-                            .first()
-                            .and_then(|r| r.value.text())
-                            .map(str::to_owned);
+                            .into_iter()
+                            .next()
+                            .and_then(|r| r.value.into_text());
                     } else {
                         c.extra.push(ch);
                     }
@@ -214,12 +220,15 @@ pub struct MediaLink {
 
 impl MediaLink {
     pub(crate) fn from_node(node: Node) -> Result<Self, Node> {
-        match (&node.xref, &node.value) {
-            (None, Value::Pointer(p)) => Ok(Self {
-                target: p.clone(),
+        if node.xref.is_some() {
+            return Err(node);
+        }
+        match node.value {
+            Value::Pointer(target) => Ok(Self {
+                target,
                 extra: node.children,
             }),
-            _ => Err(node),
+            value => Err(Node { value, ..node }),
         }
     }
 
@@ -270,7 +279,7 @@ impl DateStructure {
         let version = em.version();
         let mut phrase = self.phrase.clone();
         let mut text = self.date.text_for(version);
-        match (version, &self.date.value, &self.phrase) {
+        match (version, self.date.value(), &self.phrase) {
             // 7.0 has no INT or (phrase) forms: the wording moves to PHRASE.
             (
                 Version::V70,
@@ -321,7 +330,7 @@ impl Place {
             return Err(node);
         }
         let mut p = Self {
-            name: node.value.text().map(str::to_owned),
+            name: node.value.into_text(),
             ..Self::default()
         };
         for c in node.children {
@@ -336,8 +345,9 @@ impl Place {
                         && c.children[1].tag == "LONG"
                         && c.children.iter().all(Node::is_plain_text) =>
                 {
-                    p.latitude = c.children[0].value.text().map(str::to_owned);
-                    p.longitude = c.children[1].value.text().map(str::to_owned);
+                    let mut coordinates = c.children.into_iter().map(|n| n.value.into_text());
+                    p.latitude = coordinates.next().flatten();
+                    p.longitude = coordinates.next().flatten();
                 }
                 "NOTE" | "SNOTE" => push_with(&mut p.notes, c, &mut p.extra, NoteRef::from_node),
                 _ => p.extra.push(c),
@@ -396,7 +406,7 @@ impl Address {
             return Err(node);
         }
         let mut a = Self {
-            text: node.value.text().map(str::to_owned),
+            text: node.value.into_text(),
             ..Self::default()
         };
         for c in node.children {

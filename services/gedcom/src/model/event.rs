@@ -76,7 +76,10 @@ impl Event {
         }
         let mut e = Self {
             tag: node.tag,
-            value: node.value.text().map(str::to_owned),
+            value: match node.value {
+                Value::Text(t) => Some(t),
+                _ => None,
+            },
             ..Self::default()
         };
         let extra = &mut e.extra;
@@ -100,7 +103,7 @@ impl Event {
                 "RELI" => take_text(&mut e.religion, c, extra),
                 "RESN" => take_text(&mut e.restriction, c, extra),
                 "FAMC" if e.family.is_none() && c.is_plain_pointer() => {
-                    e.family = c.value.pointer().map(str::to_owned);
+                    e.family = c.value.into_pointer();
                 }
                 _ => {
                     if let Some(c) = e.common.accept(c, extra) {

@@ -42,7 +42,10 @@ impl PersonalName {
             return Err(node);
         }
         let mut n = Self {
-            value: node.value.text().map(str::to_owned),
+            value: match node.value {
+                Value::Text(t) => Some(t),
+                _ => None,
+            },
             ..Self::default()
         };
         for c in node.children {
@@ -156,24 +159,22 @@ pub struct Association {
     pub extra: Vec<Node>,
 }
 
-/// A link's target pointer, or the node back when it is not a plain link.
-fn link_target(node: &Node) -> Option<String> {
-    match (&node.xref, &node.value) {
-        (None, Value::Pointer(p)) => Some(p.clone()),
-        _ => None,
+/// A link's target pointer moved out of the node, or the node back when it is not a link.
+fn link_target(mut node: Node) -> Result<(String, Vec<Node>), Node> {
+    match (&node.xref, &mut node.value) {
+        (None, Value::Pointer(p)) => Ok((std::mem::take(p), node.children)),
+        _ => Err(node),
     }
 }
 
 impl ChildLink {
     fn from_node(node: Node) -> Result<Self, Node> {
-        let Some(family) = link_target(&node) else {
-            return Err(node);
-        };
+        let (family, children) = link_target(node)?;
         let mut l = Self {
             family,
             ..Self::default()
         };
-        for c in node.children {
+        for c in children {
             match c.tag.as_str() {
                 "PEDI" => take_text(&mut l.pedigree, c, &mut l.extra),
                 "STAT" => take_text(&mut l.status, c, &mut l.extra),
@@ -187,14 +188,12 @@ impl ChildLink {
 
 impl SpouseLink {
     fn from_node(node: Node) -> Result<Self, Node> {
-        let Some(family) = link_target(&node) else {
-            return Err(node);
-        };
+        let (family, children) = link_target(node)?;
         let mut l = Self {
             family,
             ..Self::default()
         };
-        for c in node.children {
+        for c in children {
             match c.tag.as_str() {
                 "NOTE" | "SNOTE" => push_with(&mut l.notes, c, &mut l.extra, NoteRef::from_node),
                 _ => l.extra.push(c),
@@ -206,14 +205,12 @@ impl SpouseLink {
 
 impl Association {
     fn from_node(node: Node) -> Result<Self, Node> {
-        let Some(target) = link_target(&node) else {
-            return Err(node);
-        };
+        let (target, children) = link_target(node)?;
         let mut a = Self {
             target,
             ..Self::default()
         };
-        for c in node.children {
+        for c in children {
             match c.tag.as_str() {
                 "RELA" => take_text(&mut a.relation, c, &mut a.extra),
                 "ROLE" => take_text(&mut a.role, c, &mut a.extra),
