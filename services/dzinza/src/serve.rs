@@ -86,6 +86,7 @@ pub async fn serve(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("identity settings (DZINZA_JWKS_URL)")?
         .map(Arc::new);
 
+    let in_process: Vec<&'static str> = listeners.iter().map(|(t, _)| t.name()).collect();
     let mut tasks = JoinSet::new();
     let mut docs = Vec::new();
     for (target, listener) in listeners {
@@ -122,7 +123,10 @@ pub async fn serve(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
                 "no DZINZA_JWKS_URL: the gateway serves public routes only and answers 503 elsewhere"
             );
         }
-        let config = GatewayConfig::load(&args.gateway).context("gateway configuration")?;
+        let mut config = GatewayConfig::load(&args.gateway).context("gateway configuration")?;
+        if embedded {
+            forget_absent_services(&mut config, &in_process);
+        }
         docs.insert(0, dzinza_gateway::openapi());
         let openapi = dzinza_kit::openapi::merge("Dzinza API", env!("CARGO_PKG_VERSION"), docs);
         let health = Health::default();
@@ -161,6 +165,25 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (set --listen or DZINZA_LISTEN)"))
+}
+
+/// In the single-process mode, services this build does not run in-process keep no upstream
+/// (unless one was configured explicitly), so their routes answer a clear 503 at once instead of
+/// a 502 after connection attempts to a loopback port where nothing listens.
+fn forget_absent_services(config: &mut GatewayConfig, in_process: &[&str]) {
+    let defaults = GatewayConfig::default().upstreams;
+    let absent: Vec<String> = config
+        .upstreams
+        .iter()
+        .filter(|(service, url)| {
+            !in_process.contains(&service.as_str()) && defaults.get(*service) == Some(*url)
+        })
+        .map(|(service, _)| service.clone())
+        .collect();
+    for service in absent {
+        config.upstreams.remove(&service);
+        config.not_deployed.push(service);
+    }
 }
 
 fn set_upstream(gateway: &mut GatewayArgs, service: &str, url: String) {

@@ -14,13 +14,13 @@ async fn serve_answers_ops_endpoints_and_records_route_metrics() {
     assert!(body.contains(r#""status":"ready""#));
 
     for _ in 0..3 {
-        get(&d.url("/api/v1/family-trees"), None).await;
+        get(&d.url("/api/v1/users/me"), None).await;
     }
     let (status, metrics) = get(&d.url("/metrics"), None).await;
     assert_eq!(status, 200);
     assert!(
         metrics.contains(
-            r#"http_requests_total{service="gateway",method="GET",route="/api/{version}/family-trees",status="401"} 3"#
+            r#"http_requests_total{service="gateway",method="GET",route="/api/{version}/users",status="401"} 3"#
         ),
         "{metrics}"
     );
@@ -34,6 +34,29 @@ async fn serve_answers_ops_endpoints_and_records_route_metrics() {
 
     let exit = d.terminate();
     assert!(exit.success(), "SIGTERM drains and exits 0, got {exit}");
+}
+
+#[tokio::test]
+async fn services_not_in_this_build_answer_a_clear_503() {
+    let d = Dzinza::start(&[], &[]).await;
+    for (path, service) in [
+        ("/api/v1/files", "storage"),
+        ("/api/v2/search?q=x", "search"),
+    ] {
+        let (status, body) = get(&d.url(path), None).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            body.contains(&format!(
+                "The {service} service is not part of this deployment"
+            )),
+            "{path}: {body}"
+        );
+    }
+    // Services that do run still answer through the gateway.
+    let (status, _) = get(&d.url("/api/v1/auth/.well-known/jwks.json"), None).await;
+    assert_ne!(status, 503);
+    let exit = d.terminate();
+    assert!(exit.success());
 }
 
 #[tokio::test]

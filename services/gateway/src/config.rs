@@ -68,6 +68,9 @@ pub struct GatewayConfig {
     pub forwarded_hops: usize,
     /// Timeouts, retries and circuit breaking for upstream calls.
     pub resilience: Resilience,
+    /// Services this deployment does not run: their prefixes answer `503` with a problem saying
+    /// so, rather than failing to connect (e.g. storage before it is deployed).
+    pub not_deployed: Vec<String>,
 }
 
 /// A rule for requests whose version-less path starts with `path` (whole segments).
@@ -247,6 +250,7 @@ impl Default for GatewayConfig {
             spa_dir: None,
             forwarded_hops: 0,
             resilience: Resilience::default(),
+            not_deployed: Vec::new(),
         }
     }
 }
@@ -320,7 +324,7 @@ impl GatewayConfig {
     /// Checks references between sections and value ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (prefix, service) in &self.prefixes {
-            if !self.upstreams.contains_key(service) {
+            if !self.upstreams.contains_key(service) && !self.not_deployed.contains(service) {
                 return Err(ConfigError::Invalid(format!(
                     "prefix {prefix:?} routes to service {service:?}, which has no upstream URL"
                 )));

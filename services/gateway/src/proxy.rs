@@ -86,6 +86,13 @@ async fn handle(
     mut parts: Parts,
     body: Body,
 ) -> Response {
+    // A service this deployment does not run: say so before anything else (it is no secret).
+    let Some(upstream) = gw.upstreams.get(service) else {
+        return Problem::unavailable(format!(
+            "The {service} service is not part of this deployment (no upstream is configured for it)."
+        ))
+        .into_response();
+    };
     let client_ip = client_ip(&parts, gw.config.forwarded_hops);
 
     // Identity: nothing the client says about itself gets through except a valid token.
@@ -123,10 +130,6 @@ async fn handle(
         return Problem::payload_too_large(limit).into_response();
     }
 
-    let Some(upstream) = gw.upstreams.get(service) else {
-        return Problem::unavailable(format!("No upstream is configured for {service}."))
-            .into_response();
-    };
     prepare_headers(gw, &mut parts, client_ip, identity.as_ref());
     let uri = match upstream.uri_for(upstream_path, parts.uri.query()) {
         Ok(uri) => uri,
