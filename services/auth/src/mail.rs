@@ -125,7 +125,11 @@ impl SmtpMailer {
         } else {
             Body::new(body)
         };
+        // A Message-ID in the sender's domain (lettre would otherwise leave it out or name
+        // `localhost`); relays and spam filters expect one.
+        let message_id = format!("<{}@{}>", uuid::Uuid::now_v7(), self.from.email.domain());
         Message::builder()
+            .message_id(Some(message_id))
             .from(self.from.clone())
             .to(to)
             .subject(header_value(&mail.subject))
@@ -266,6 +270,11 @@ mod tests {
         assert!(text.contains(&link), "{text}");
         assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
         assert!(text.contains("Open this link:\r\n\r\n"), "{text}");
+        let id_line = text
+            .lines()
+            .find(|l| l.starts_with("Message-ID: <"))
+            .unwrap_or_else(|| panic!("no Message-ID in {text}"));
+        assert!(id_line.ends_with("@dzinza.local>"), "{id_line}");
         assert!(
             m.message(&Mail {
                 to: "not an address".into(),
