@@ -279,6 +279,14 @@ pub async fn build(
     let validator = keys.validator(&config.issuer, &config.audience, identity.jwt_leeway)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mailer = mailer(args, data_dir, embedded)?;
+    if !embedded && args.mfa_encryption_key.is_none() && args.mfa_encryption_key_file.is_none() {
+        // A key generated per pod on a volatile data directory would make every enrolled
+        // second factor unusable after a restart or on another replica.
+        tracing::warn!(
+            "DZINZA_MFA_ENCRYPTION_KEY_FILE is not set: TOTP secrets are encrypted with a key \
+             kept in the data directory, which must persist and be the same on every replica"
+        );
+    }
     let sealer = Arc::new(load_sealer(args, data_dir)?);
     let passwords = Passwords::new(owasp_params())?;
     let service = AuthService::new(store, clock, keys, passwords, mailer, sealer, config);
