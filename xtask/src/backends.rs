@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 pub struct Servers {
     env: Vec<(String, String)>,
     postgres: Option<Postgres>,
+    smtp: Option<Smtp>,
 }
 
 impl Servers {
@@ -25,6 +26,9 @@ impl Drop for Servers {
     fn drop(&mut self) {
         if let Some(pg) = self.postgres.take() {
             pg.stop();
+        }
+        if let Some(smtp) = self.smtp.take() {
+            smtp.stop();
         }
     }
 }
@@ -52,7 +56,91 @@ pub fn start_available() -> anyhow::Result<Servers> {
             ),
         }
     }
+    if let Ok(url) = std::env::var("DZINZA_TEST_SMTP_URL") {
+        eprintln!("xtask: using the SMTP server at DZINZA_TEST_SMTP_URL");
+        servers.env.push(("DZINZA_TEST_SMTP_URL".into(), url));
+        if let Ok(dir) = std::env::var("DZINZA_TEST_SMTP_MAILDIR") {
+            servers.env.push(("DZINZA_TEST_SMTP_MAILDIR".into(), dir));
+        }
+    } else if aiosmtpd_installed() {
+        let smtp = Smtp::start().context("starting aiosmtpd")?;
+        eprintln!("xtask: SMTP (aiosmtpd) started on 127.0.0.1:{}", smtp.port);
+        servers.env.push((
+            "DZINZA_TEST_SMTP_URL".into(),
+            format!("smtp://127.0.0.1:{}", smtp.port),
+        ));
+        servers.env.push((
+            "DZINZA_TEST_SMTP_MAILDIR".into(),
+            smtp.dir.join("maildir").display().to_string(),
+        ));
+        servers.smtp = Some(smtp);
+    } else {
+        eprintln!(
+            "xtask: aiosmtpd is not installed; the SMTP delivery tests will be skipped \
+             (pip install aiosmtpd)"
+        );
+    }
     Ok(servers)
+}
+
+fn aiosmtpd_installed() -> bool {
+    Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A throwaway SMTP server (aiosmtpd) that stores every message it accepts in a Maildir
+/// (`<dir>/maildir/new/`), where the tests read what was delivered.
+struct Smtp {
+    child: std::process::Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Smtp {
+    fn start() -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let dir = std::env::temp_dir().join(format!("dzinza-test-smtp-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let log = std::fs::File::create(dir.join("log"))?;
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir.join("maildir"))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("running python3 -m aiosmtpd")?;
+        let mut smtp = Self { child, dir, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = smtp.child.try_wait()? {
+                let log = std::fs::read_to_string(smtp.dir.join("log")).unwrap_or_default();
+                bail!("aiosmtpd exited with {status}: {log}");
+            }
+            if Instant::now() > deadline {
+                smtp.stop_in_place();
+                bail!("aiosmtpd did not accept connections on {port}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(smtp)
+    }
+
+    fn stop_in_place(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    fn stop(mut self) {
+        self.stop_in_place();
+    }
 }
 
 fn postgres_bin() -> Option<PathBuf> {

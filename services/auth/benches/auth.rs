@@ -43,6 +43,10 @@ fn bench(c: &mut Criterion) {
                 "bench".into(),
                 false,
             )),
+            Arc::new(
+                dzinza_auth::sealing::Sealer::from_encoded(&dzinza_auth::sealing::generate_key())
+                    .unwrap(),
+            ),
             AuthConfig {
                 ip_max_failures: u32::MAX,
                 ..AuthConfig::default()

@@ -5,6 +5,7 @@ use dzinza_kit::problem::FieldError;
 use crate::keys::KeyError;
 use crate::mfa::MfaError;
 use crate::password::PasswordError;
+use crate::sealing::SealError;
 use crate::store::StoreError;
 
 /// Why an auth operation failed.
@@ -61,6 +62,9 @@ pub enum AuthError {
     /// TOTP machinery failed.
     #[error(transparent)]
     Mfa(#[from] MfaError),
+    /// A stored TOTP secret cannot be decrypted with the configured key (or sealing failed).
+    #[error(transparent)]
+    Sealing(#[from] SealError),
 }
 
 impl AuthError {

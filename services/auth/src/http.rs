@@ -103,6 +103,17 @@ impl From<AuthError> for Problem {
             AuthError::Password(e) => Problem::internal(&e),
             AuthError::Keys(e) => Problem::internal(&e),
             AuthError::Mfa(e) => Problem::internal(&e),
+            AuthError::Sealing(e) => {
+                // Logged with its cause (e.g. a different key id) for operators; the client
+                // learns only that the second factor cannot be checked right now.
+                tracing::error!(error = %e, "MFA secret unusable");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "mfa_unavailable",
+                    "Two-factor check unavailable",
+                )
+                .with_detail("The second factor cannot be checked right now; it has been logged.")
+            }
         }
     }
 }

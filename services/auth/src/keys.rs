@@ -166,7 +166,8 @@ fn public_jwk(key: &VerifyingKey) -> Result<(String, Jwk), KeyError> {
     Ok((kid, jwk))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a new file readable by the owner only (fails if it exists).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -10,6 +10,7 @@ pub mod mail;
 pub mod mfa;
 pub mod model;
 pub mod password;
+pub mod sealing;
 pub mod service;
 pub mod settings;
 pub mod store;

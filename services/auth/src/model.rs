@@ -196,3 +196,15 @@ pub struct Page {
     /// Rows to skip.
     pub offset: u64,
 }
+
+/// Failed-login state of a login identifier that names no account, kept so unknown accounts
+/// lock exactly like known ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IdentifierFailures {
+    /// Failures since the last lock.
+    pub failures: i64,
+    /// Locks so far (each doubles the next).
+    pub lockout_count: i64,
+    /// Locked until this time, if at all.
+    pub locked_until: Option<i64>,
+}

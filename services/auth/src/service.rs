@@ -20,6 +20,7 @@ use crate::model::{
     AuditEntry, AuditFilter, OneTimeToken, Page, RefreshToken, Role, TokenKind, User, UserFilter,
 };
 use crate::password::{self, Passwords, Verified};
+use crate::sealing::Sealer;
 use crate::store::{AuthStore, StoreError};
 use crate::throttle::IpThrottle;
 
@@ -54,6 +55,8 @@ pub struct AuthConfig {
     pub public_url: String,
     /// Issuer name shown in authenticator apps.
     pub totp_issuer: String,
+    /// Pauses before each further delivery attempt of a mail whose sending failed transiently.
+    pub mail_retry_delays: Vec<std::time::Duration>,
 }
 
 impl Default for AuthConfig {
@@ -73,6 +76,7 @@ impl Default for AuthConfig {
             ip_window: 15 * 60,
             public_url: "http://127.0.0.1:8080".into(),
             totp_issuer: "Dzinza".into(),
+            mail_retry_delays: [5, 30, 120].map(std::time::Duration::from_secs).to_vec(),
         }
     }
 }
@@ -160,8 +164,18 @@ pub struct AuthService {
     keys: Arc<KeyRing>,
     passwords: Passwords,
     mailer: Arc<dyn Mailer>,
+    sealer: Arc<Sealer>,
     throttle: IpThrottle,
     config: AuthConfig,
+}
+
+/// Identifiers of unknown accounts idle this long are forgotten (30 days).
+const IDENTIFIER_FAILURES_KEPT: i64 = 30 * 24 * 3600;
+
+/// How a login identifier is keyed when it names no account: SHA-256 of the trimmed,
+/// lower-cased text (the stores look accounts up case-insensitively too).
+fn identifier_key(identifier: &str) -> String {
+    token_hash(&identifier.trim().to_lowercase())
 }
 
 /// Random URL-safe token with 256 bits of entropy.
@@ -226,6 +240,7 @@ impl AuthService {
         keys: Arc<KeyRing>,
         passwords: Passwords,
         mailer: Arc<dyn Mailer>,
+        sealer: Arc<Sealer>,
         config: AuthConfig,
     ) -> Self {
         let throttle = IpThrottle::new(config.ip_max_failures, config.ip_window, clock.clone());
@@ -235,9 +250,47 @@ impl AuthService {
             keys,
             passwords,
             mailer,
+            sealer,
             throttle,
             config,
         }
+    }
+
+    /// Encrypts TOTP secrets still stored in clear (rows written before secrets were sealed);
+    /// run at start. Returns how many were sealed. Idempotent and safe to run from several
+    /// replicas at once: each row is replaced only if it still holds the plaintext read.
+    pub async fn seal_plaintext_mfa_secrets(&self) -> Result<u64, AuthError> {
+        let mut sealed = 0;
+        for (id, plain) in self.store.unsealed_mfa_secrets().await? {
+            let new = self.sealer.seal(&id, &plain)?;
+            if self.store.swap_mfa_secret(&id, &plain, &new).await? {
+                sealed += 1;
+            }
+        }
+        if sealed > 0 {
+            tracing::info!(
+                count = sealed,
+                "encrypted TOTP secrets that were stored in clear"
+            );
+        }
+        Ok(sealed)
+    }
+
+    /// The TOTP secret of `user` in clear, if one is stored.
+    fn mfa_secret(&self, user: &User) -> Result<Option<String>, AuthError> {
+        match &user.mfa_secret {
+            None => Ok(None),
+            Some(stored) => Ok(Some(self.sealer.open(&user.id, stored)?)),
+        }
+    }
+
+    /// The lock length after `lockout_count` earlier locks: the base, doubling, capped.
+    fn lock_length(&self, lockout_count: i64) -> i64 {
+        let exponent = u32::try_from(lockout_count.clamp(0, 16)).unwrap_or(16);
+        self.config
+            .lockout_base
+            .saturating_mul(1_i64 << exponent)
+            .min(self.config.lockout_max)
     }
 
     /// The signing keys.
@@ -281,12 +334,47 @@ impl AuthService {
         }
     }
 
-    fn send_mail_later(&self, mail: Mail) {
-        // Sent in the background so the response time does not reveal whether mail was sent.
+    /// Sends in the background so the response time does not reveal whether mail was sent.
+    /// Transient failures are retried; a message that cannot be delivered is logged (the
+    /// user id and purpose, not the address or the link) and audited as
+    /// `mail_delivery_failed`, so it is not lost silently while the answer to the request
+    /// still does not reveal whether the address is registered.
+    fn send_mail_later(&self, mail: Mail, user_id: &str, purpose: &'static str) {
         let mailer = self.mailer.clone();
+        let store = self.store.clone();
+        let clock = self.clock.clone();
+        let delays = self.config.mail_retry_delays.clone();
+        let user_id = user_id.to_owned();
         tokio::spawn(async move {
-            if let Err(e) = mailer.send(mail).await {
-                tracing::error!(error = %e, "mail delivery failed");
+            let mut attempt = 0;
+            let error = loop {
+                attempt += 1;
+                let err = match mailer.send(mail.clone()).await {
+                    Ok(()) => return,
+                    Err(e) => e,
+                };
+                match delays.get(attempt - 1) {
+                    Some(delay) if err.is_transient() => {
+                        tracing::warn!(error = %err, user_id, purpose, attempt, "mail delivery failed; retrying");
+                        tokio::time::sleep(*delay).await;
+                    }
+                    _ => break err,
+                }
+            };
+            tracing::error!(error = %error, user_id, purpose, attempts = attempt, "mail delivery failed; giving up");
+            let entry = AuditEntry {
+                id: new_id(),
+                at: clock.now(),
+                action: "mail_delivery_failed".into(),
+                outcome: "failure".into(),
+                actor_id: None,
+                target_id: Some(user_id),
+                ip: None,
+                user_agent: None,
+                detail: serde_json::json!({"purpose": purpose, "attempts": attempt, "error": error.to_string()}),
+            };
+            if let Err(e) = store.append_audit(&entry).await {
+                tracing::error!(error = %e, "cannot write audit entry");
             }
         });
     }
@@ -322,17 +410,21 @@ impl AuthService {
             }
             Err(StoreError::Conflict("email")) => {
                 if let Some(existing) = self.store.user_by_email(email).await? {
-                    self.send_mail_later(Mail {
-                        to: existing.email.clone(),
-                        subject: "Someone tried to register with your email".into(),
-                        body: format!(
-                            "Someone tried to create a Dzinza account with this address, which \
+                    self.send_mail_later(
+                        Mail {
+                            to: existing.email.clone(),
+                            subject: "Someone tried to register with your email".into(),
+                            body: format!(
+                                "Someone tried to create a Dzinza account with this address, which \
                              already has one. If it was you, sign in or reset your password at \
                              {}/reset-password.\n\nIf not, you can ignore this message.\n",
-                            self.config.public_url
-                        ),
-                        link: None,
-                    });
+                                self.config.public_url
+                            ),
+                            link: None,
+                        },
+                        &existing.id,
+                        "registration_notice",
+                    );
                 }
                 Ok(())
             }
@@ -468,18 +560,9 @@ impl AuthService {
         let user = self.find_login(identifier).await?;
         let now = self.clock.now();
         let Some(user) = user else {
-            self.passwords.verify(password, None).await?;
-            self.throttle.record_failure(meta.ip);
-            self.audit(
-                "login_failed",
-                false,
-                None,
-                None,
-                meta,
-                serde_json::json!({"reason": "unknown_account"}),
-            )
-            .await;
-            return Err(AuthError::InvalidCredentials);
+            return Err(self
+                .unknown_account_failure(identifier, password, meta)
+                .await?);
         };
         if let Some(until) = user.locked_until.filter(|u| *u > now) {
             // Same work as a real check, and the same answer whatever the password was.
@@ -564,6 +647,74 @@ impl AuthService {
         ))
     }
 
+    /// A login naming no account. Failures are counted per identifier and lock it exactly like
+    /// an account (same threshold, lengths, answers and one Argon2id verification each), so the
+    /// lockout does not tell who has an account. Returns the error to give.
+    async fn unknown_account_failure(
+        &self,
+        identifier: &str,
+        password: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<AuthError, AuthError> {
+        let key = identifier_key(identifier);
+        let now = self.clock.now();
+        let state = self
+            .store
+            .identifier_failures(&key)
+            .await?
+            .unwrap_or_default();
+        self.passwords.verify(password, None).await?;
+        self.throttle.record_failure(meta.ip);
+        if let Some(until) = state.locked_until.filter(|u| *u > now) {
+            self.audit(
+                "login_failed",
+                false,
+                None,
+                None,
+                meta,
+                serde_json::json!({"reason": "unknown_account_locked"}),
+            )
+            .await;
+            return Ok(AuthError::Locked {
+                retry_after: until - now,
+            });
+        }
+        let failures = self.store.record_identifier_failure(&key, now).await?;
+        self.audit(
+            "login_failed",
+            false,
+            None,
+            None,
+            meta,
+            serde_json::json!({"reason": "unknown_account"}),
+        )
+        .await;
+        if failures < self.config.lockout_threshold {
+            return Ok(AuthError::InvalidCredentials);
+        }
+        let length = self.lock_length(state.lockout_count);
+        self.store.lock_identifier(&key, now + length).await?;
+        self.store
+            .purge_identifier_failures(now - IDENTIFIER_FAILURES_KEPT)
+            .await?;
+        self.audit(
+            "account_locked",
+            true,
+            None,
+            None,
+            meta,
+            serde_json::json!({
+                "seconds": length,
+                "lockouts": state.lockout_count + 1,
+                "unknown_account": true,
+            }),
+        )
+        .await;
+        Ok(AuthError::Locked {
+            retry_after: length,
+        })
+    }
+
     /// Counts a failed attempt, locking the account at the threshold; returns the error to give.
     async fn login_failure(
         &self,
@@ -588,12 +739,7 @@ impl AuthService {
                 _ => AuthError::InvalidCredentials,
             });
         }
-        let exponent = u32::try_from(user.lockout_count.clamp(0, 16)).unwrap_or(16);
-        let length = self
-            .config
-            .lockout_base
-            .saturating_mul(1_i64 << exponent)
-            .min(self.config.lockout_max);
+        let length = self.lock_length(user.lockout_count);
         self.store
             .lock_user(&user.id, self.clock.now() + length)
             .await?;
@@ -672,11 +818,11 @@ impl AuthService {
         user: &User,
         code: &str,
     ) -> Result<Option<&'static str>, AuthError> {
-        let Some(secret) = &user.mfa_secret else {
+        let Some(secret) = self.mfa_secret(user)? else {
             return Ok(None);
         };
         let now = self.clock.now();
-        if let Some(step) = mfa::matching_step(secret, code, now)? {
+        if let Some(step) = mfa::matching_step(&secret, code, now)? {
             return Ok(self
                 .store
                 .claim_totp_step(&user.id, step)
@@ -826,18 +972,22 @@ impl AuthService {
             })
             .await?;
         let link = format!("{}/verify-email?token={token}", self.config.public_url);
-        self.send_mail_later(Mail {
-            to: user.email.clone(),
-            subject: "Confirm your email address for Dzinza".into(),
-            body: format!(
-                "Welcome to Dzinza, {}.\n\nConfirm your email address by opening this link \
+        self.send_mail_later(
+            Mail {
+                to: user.email.clone(),
+                subject: "Confirm your email address for Dzinza".into(),
+                body: format!(
+                    "Welcome to Dzinza, {}.\n\nConfirm your email address by opening this link \
                  within {} hours:\n\n{link}\n\nIf you did not create an account, ignore this \
                  message.\n",
-                user.username,
-                self.config.verify_ttl / 3600
-            ),
-            link: Some(link),
-        });
+                    user.username,
+                    self.config.verify_ttl / 3600
+                ),
+                link: Some(link),
+            },
+            &user.id,
+            "email_verification",
+        );
         Ok(())
     }
 
@@ -918,17 +1068,21 @@ impl AuthService {
             })
             .await?;
         let link = format!("{}/reset-password?token={token}", self.config.public_url);
-        self.send_mail_later(Mail {
-            to: user.email.clone(),
-            subject: "Reset your Dzinza password".into(),
-            body: format!(
-                "Someone asked to reset the password of your Dzinza account. Choose a new one \
+        self.send_mail_later(
+            Mail {
+                to: user.email.clone(),
+                subject: "Reset your Dzinza password".into(),
+                body: format!(
+                    "Someone asked to reset the password of your Dzinza account. Choose a new one \
                  within {} minutes here:\n\n{link}\n\nIf it was not you, ignore this message; \
                  your password stays as it is.\n",
-                self.config.reset_ttl / 60
-            ),
-            link: Some(link),
-        });
+                    self.config.reset_ttl / 60
+                ),
+                link: Some(link),
+            },
+            &user.id,
+            "password_reset",
+        );
         self.audit(
             "password_reset_requested",
             true,
@@ -1069,7 +1223,7 @@ impl AuthService {
         let secret = mfa::new_secret();
         let otpauth_url = mfa::otpauth_url(&secret, &self.config.totp_issuer, &user.email)?;
         let qr_svg = mfa::qr_svg(&otpauth_url)?;
-        user.mfa_secret = Some(secret.clone());
+        user.mfa_secret = Some(self.sealer.seal(&user.id, &secret)?);
         user.updated_at = self.clock.now();
         self.store.update_user(&user).await?;
         self.audit(
@@ -1099,7 +1253,7 @@ impl AuthService {
         if user.mfa_enabled {
             return Err(AuthError::Conflict("MFA is already on.".into()));
         }
-        let Some(secret) = user.mfa_secret.clone() else {
+        let Some(secret) = self.mfa_secret(&user)? else {
             return Err(AuthError::Conflict("Request MFA setup first.".into()));
         };
         let step = mfa::matching_step(&secret, code, self.clock.now())?;
@@ -1321,13 +1475,19 @@ impl AuthService {
         if let Some(verified) = patch.email_verified {
             user.email_verified = verified;
         }
-        let was_admin = before.role == Role::Admin && before.is_active;
-        let stays_admin = user.role == Role::Admin && user.is_active;
-        if was_admin && !stays_admin && self.store.count_active_admins().await? <= 1 {
-            return Err(AuthError::LastAdmin);
-        }
         user.updated_at = self.clock.now();
-        self.save_user(&user).await?;
+        // The last-admin check happens in the store, in one transaction with the write.
+        self.store
+            .update_user_keeping_admin(&user)
+            .await
+            .map_err(|e| match e {
+                StoreError::LastAdmin => AuthError::LastAdmin,
+                StoreError::Conflict(field) => {
+                    AuthError::field(field, format!("this {field} is already taken"))
+                }
+                StoreError::NotFound => AuthError::NotFound,
+                other => other.into(),
+            })?;
         if before.is_active && !user.is_active {
             self.store
                 .revoke_user_sessions(&user.id, None, self.clock.now())
@@ -1369,13 +1529,15 @@ impl AuthService {
             .user_by_id(id)
             .await?
             .ok_or(AuthError::NotFound)?;
-        if user.role == Role::Admin
-            && user.is_active
-            && self.store.count_active_admins().await? <= 1
-        {
-            return Err(AuthError::LastAdmin);
-        }
-        if !self.store.delete_user(id).await? {
+        let deleted = self
+            .store
+            .delete_user_keeping_admin(id)
+            .await
+            .map_err(|e| match e {
+                StoreError::LastAdmin => AuthError::LastAdmin,
+                other => other.into(),
+            })?;
+        if !deleted {
             return Err(AuthError::NotFound);
         }
         self.audit(

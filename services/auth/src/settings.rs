@@ -12,8 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::clock::{Clock, SystemClock};
 use crate::http::AppState;
 use crate::keys::KeyRing;
-use crate::mail::FileMailer;
+use crate::mail::{FileMailer, Mailer, SmtpMailer};
 use crate::password::{Passwords, owasp_params};
+use crate::sealing::Sealer;
 use crate::service::{AuthConfig, AuthService};
 use crate::store::AuthStore;
 use crate::store::postgres::PostgresStore;
@@ -44,6 +45,16 @@ pub struct AuthArgs {
         value_delimiter = ','
     )]
     pub extra_key_files: Vec<PathBuf>,
+    /// Key that encrypts TOTP secrets at rest (32 random bytes, base64, e.g. `openssl rand
+    /// -base64 32`); unset means a key generated once and kept in `<data-dir>/auth/keys/`.
+    #[arg(long = "mfa-encryption-key", env = "DZINZA_MFA_ENCRYPTION_KEY", hide_env_values = true, value_parser = secret)]
+    pub mfa_encryption_key: Option<SecretString>,
+    /// File holding the TOTP secret encryption key.
+    #[arg(
+        long = "mfa-encryption-key-file",
+        env = "DZINZA_MFA_ENCRYPTION_KEY_FILE"
+    )]
+    pub mfa_encryption_key_file: Option<PathBuf>,
     /// Access-token lifetime.
     #[arg(long, env = "DZINZA_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
     pub access_token_ttl: Duration,
@@ -69,6 +80,13 @@ pub struct AuthArgs {
         default_value = "Dzinza <no-reply@dzinza.local>"
     )]
     pub mail_from: String,
+    /// SMTP relay for auth mail (`smtp://[user:pass@]host[:port][?tls=required]` or `smtps://`);
+    /// unset means each message is written as an `.eml` file under `<data-dir>/mail/`.
+    #[arg(long = "smtp-url", env = "DZINZA_SMTP_URL", hide_env_values = true, value_parser = secret)]
+    pub smtp_url: Option<SecretString>,
+    /// File holding the SMTP relay URL (it may carry credentials).
+    #[arg(long = "smtp-url-file", env = "DZINZA_SMTP_URL_FILE")]
+    pub smtp_url_file: Option<PathBuf>,
 }
 
 /// Failures assembling the service.
@@ -94,6 +112,15 @@ pub enum SetupError {
         /// Why.
         source: std::io::Error,
     },
+    /// The TOTP secret key is unusable.
+    #[error(transparent)]
+    Sealing(#[from] crate::sealing::SealError),
+    /// Sealing stored TOTP secrets at start failed.
+    #[error("encrypting stored TOTP secrets: {0}")]
+    SealExisting(#[source] crate::error::AuthError),
+    /// The SMTP settings are unusable.
+    #[error(transparent)]
+    Smtp(#[from] crate::mail::SmtpConfigError),
     /// The database URL names an unsupported scheme.
     #[error("DZINZA_AUTH_DATABASE_URL must start with postgres:// or sqlite:")]
     BadUrl,
@@ -163,6 +190,19 @@ pub fn load_keys(args: &AuthArgs, data_dir: &Path) -> Result<KeyRing, SetupError
     }
 }
 
+/// The TOTP secret key: the configured one, or the one kept in the embedded key directory.
+pub fn load_sealer(args: &AuthArgs, data_dir: &Path) -> Result<Sealer, SetupError> {
+    let key = resolve_secret(
+        "DZINZA_MFA_ENCRYPTION_KEY",
+        args.mfa_encryption_key.clone(),
+        args.mfa_encryption_key_file.as_deref(),
+    )?;
+    Ok(match key {
+        Some(key) => Sealer::from_encoded(&key)?,
+        None => Sealer::load_or_generate(&data_dir.join("auth").join("keys"))?,
+    })
+}
+
 /// Domain settings from the flags.
 pub fn auth_config(
     args: &AuthArgs,
@@ -188,13 +228,44 @@ pub fn auth_config(
     }
 }
 
+/// The SMTP relay when one is configured, else the `.eml` writer (links logged in embedded
+/// mode only, since they carry single-use secrets).
+pub fn mailer(
+    args: &AuthArgs,
+    data_dir: &Path,
+    embedded: bool,
+) -> Result<Arc<dyn Mailer>, SetupError> {
+    let url = resolve_secret(
+        "DZINZA_SMTP_URL",
+        args.smtp_url.clone(),
+        args.smtp_url_file.as_deref(),
+    )?;
+    Ok(match url {
+        Some(url) => {
+            let mailer = SmtpMailer::new(
+                url.expose_secret().trim(),
+                &args.mail_from,
+                Duration::from_secs(30),
+            )?;
+            tracing::info!("auth mail goes through the configured SMTP relay");
+            Arc::new(mailer)
+        }
+        None => Arc::new(FileMailer::new(
+            data_dir.join("mail"),
+            args.mail_from.clone(),
+            embedded,
+        )),
+    })
+}
+
 /// Everything the auth unit serves from.
 pub struct Built {
     /// Handler state.
     pub state: AppState,
 }
 
-/// Assembles the service with the system clock, OWASP Argon2id parameters and `.eml` mail.
+/// Assembles the service with the system clock, OWASP Argon2id parameters and the configured
+/// mailer.
 pub async fn build(
     args: &AuthArgs,
     identity: &IdentityArgs,
@@ -207,13 +278,22 @@ pub async fn build(
     let config = auth_config(args, identity, default_public_url);
     let validator = keys.validator(&config.issuer, &config.audience, identity.jwt_leeway)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mailer = Arc::new(FileMailer::new(
-        data_dir.join("mail"),
-        args.mail_from.clone(),
-        embedded,
-    ));
+    let mailer = mailer(args, data_dir, embedded)?;
+    if !embedded && args.mfa_encryption_key.is_none() && args.mfa_encryption_key_file.is_none() {
+        // A key generated per pod on a volatile data directory would make every enrolled
+        // second factor unusable after a restart or on another replica.
+        tracing::warn!(
+            "DZINZA_MFA_ENCRYPTION_KEY_FILE is not set: TOTP secrets are encrypted with a key \
+             kept in the data directory, which must persist and be the same on every replica"
+        );
+    }
+    let sealer = Arc::new(load_sealer(args, data_dir)?);
     let passwords = Passwords::new(owasp_params())?;
-    let service = AuthService::new(store, clock, keys, passwords, mailer, config);
+    let service = AuthService::new(store, clock, keys, passwords, mailer, sealer, config);
+    service
+        .seal_plaintext_mfa_secrets()
+        .await
+        .map_err(SetupError::SealExisting)?;
     Ok(Built {
         state: AppState {
             service: Arc::new(service),

@@ -1267,3 +1267,272 @@ async fn tokens_pass_the_kit_validator_over_a_real_jwks_fetch_and_foreign_ones_f
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn unknown_accounts_lock_exactly_like_known_ones() {
+    let app = TestApp::new().await;
+    app.user("ann@example.org", "ann").await;
+    let attempt = |login: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/v1/auth/login",
+                None,
+                json!({"email": login, "password": "wrong password!"}),
+            )
+            .await
+        }
+    };
+    // Compares what a client sees for a known and an unknown identifier, attempt by attempt.
+    async fn same(known: support::Reply, unknown: support::Reply) -> StatusCode {
+        assert_eq!(known.status, unknown.status);
+        assert_eq!(known.body, unknown.body);
+        assert_eq!(
+            known.headers.get("retry-after"),
+            unknown.headers.get("retry-after")
+        );
+        known.status
+    }
+    for login in ["nobody@example.org", "nobody"] {
+        let known = if login.contains('@') {
+            "ann@example.org"
+        } else {
+            "ann"
+        };
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(same(attempt(known).await, attempt(login).await).await);
+        }
+        assert_eq!(
+            statuses,
+            [
+                [StatusCode::UNAUTHORIZED; 4].as_slice(),
+                &[StatusCode::LOCKED; 2]
+            ]
+            .concat(),
+            "{login}"
+        );
+        // Case and surrounding space do not give an unknown identifier fresh attempts.
+        let upper = app
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": format!(" {} ", login.to_uppercase()), "password": "x"}),
+            )
+            .await;
+        assert_eq!(upper.status, StatusCode::LOCKED);
+        // Both locks end together; a second lock without a success in between doubles.
+        app.clock.advance(900);
+        assert_eq!(
+            same(attempt(known).await, attempt(login).await).await,
+            StatusCode::UNAUTHORIZED
+        );
+        for _ in 0..3 {
+            same(attempt(known).await, attempt(login).await).await;
+        }
+        let fifth_known = attempt(known).await;
+        let fifth_unknown = attempt(login).await;
+        assert_eq!(fifth_unknown.headers["retry-after"], "1800");
+        assert_eq!(same(fifth_known, fifth_unknown).await, StatusCode::LOCKED);
+        app.clock.advance(1800);
+        assert!(!app.login(known, PASSWORD).await.0.is_empty());
+    }
+    let (entries, _) = {
+        use dzinza_auth::store::AuthStore as _;
+        app.store
+            .list_audit(
+                &dzinza_auth::model::AuditFilter {
+                    action: Some("account_locked".into()),
+                    ..Default::default()
+                },
+                dzinza_auth::model::Page {
+                    limit: 100,
+                    offset: 0,
+                },
+            )
+            .await
+            .unwrap()
+    };
+    assert!(entries.iter().any(|e| e.detail["unknown_account"] == true));
+}
+
+#[tokio::test]
+async fn totp_secrets_are_encrypted_at_rest() {
+    use dzinza_auth::store::AuthStore as _;
+    let app = TestApp::new().await;
+    let id = app.user("ann@example.org", "ann").await;
+    let (access, _) = app.login("ann@example.org", PASSWORD).await;
+    let (secret, _) = enable_mfa(&app, &access).await;
+    let stored = app
+        .store
+        .user_by_id(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .mfa_secret
+        .unwrap();
+    assert_ne!(stored, secret);
+    assert!(!stored.contains(&secret));
+    assert!(stored.starts_with("v1."), "{stored}");
+    // And it still works: the service decrypts it to check codes.
+    app.clock.advance(30);
+    let token = challenge(&app).await;
+    let code = mfa::code_at(&secret, app.clock.now_secs()).unwrap();
+    let r = app
+        .post(
+            "/v1/auth/login/mfa",
+            None,
+            json!({"mfa_token": token, "code": code}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn a_different_key_fails_with_a_problem_not_a_panic() {
+    let app = TestApp::new().await;
+    app.user("ann@example.org", "ann").await;
+    let (access, _) = app.login("ann@example.org", PASSWORD).await;
+    let (secret, codes) = enable_mfa(&app, &access).await;
+    // Same database, another key (a misconfigured replica or a lost key file).
+    let other = TestApp::assemble(
+        app.store.clone(),
+        AuthConfig::default(),
+        argon2::Params::new(1024, 1, 1, None).unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    other.clock.advance(30);
+    let token = challenge(&other).await;
+    let code = mfa::code_at(&secret, other.clock.now_secs()).unwrap();
+    for code in [code.as_str(), codes[0].as_str()] {
+        let r = other
+            .post(
+                "/v1/auth/login/mfa",
+                None,
+                json!({"mfa_token": token, "code": code}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(r.body["code"], "mfa_unavailable", "{:?}", r.body);
+        assert!(
+            r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/problem+json")
+        );
+    }
+    // The original key still opens it.
+    let token = challenge(&app).await;
+    let code = mfa::code_at(&secret, app.clock.now_secs() + 30).unwrap();
+    app.clock.advance(30);
+    let r = app
+        .post(
+            "/v1/auth/login/mfa",
+            None,
+            json!({"mfa_token": token, "code": code}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn plaintext_totp_secrets_from_before_are_sealed_at_start() {
+    use dzinza_auth::store::AuthStore as _;
+    let app = TestApp::new().await;
+    let id = app.user("ann@example.org", "ann").await;
+    // A row as the earlier schema wrote it: the base32 secret in clear.
+    let secret = mfa::new_secret();
+    let mut user = app.store.user_by_id(&id).await.unwrap().unwrap();
+    user.mfa_enabled = true;
+    user.mfa_secret = Some(secret.clone());
+    app.store.update_user(&user).await.unwrap();
+    assert_eq!(app.service.seal_plaintext_mfa_secrets().await.unwrap(), 1);
+    assert_eq!(app.service.seal_plaintext_mfa_secrets().await.unwrap(), 0);
+    let stored = app
+        .store
+        .user_by_id(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .mfa_secret
+        .unwrap();
+    assert!(stored.starts_with("v1.") && !stored.contains(&secret));
+    let token = challenge(&app).await;
+    let code = mfa::code_at(&secret, app.clock.now_secs()).unwrap();
+    let r = app
+        .post(
+            "/v1/auth/login/mfa",
+            None,
+            json!({"mfa_token": token, "code": code}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+/// Fails every delivery, counting attempts.
+#[derive(Debug, Default)]
+struct BrokenRelay(std::sync::atomic::AtomicUsize);
+
+#[async_trait::async_trait]
+impl dzinza_auth::mail::Mailer for BrokenRelay {
+    async fn send(&self, _: dzinza_auth::mail::Mail) -> Result<(), dzinza_auth::mail::MailError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(dzinza_auth::mail::MailError::Smtp {
+            message: "421 try again later".into(),
+            transient: true,
+        })
+    }
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_retried_then_logged_and_audited_without_changing_the_answer() {
+    let relay = std::sync::Arc::new(BrokenRelay::default());
+    let app = TestApp::with_mailer(
+        AuthConfig {
+            mail_retry_delays: vec![Duration::from_millis(1), Duration::from_millis(1)],
+            ..AuthConfig::default()
+        },
+        relay.clone(),
+    )
+    .await;
+    let r = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": "ann@example.org", "username": "ann", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let known = app
+        .post(
+            "/v1/auth/request-password-reset",
+            None,
+            json!({"email": "ann@example.org"}),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/v1/auth/request-password-reset",
+            None,
+            json!({"email": "nobody@example.org"}),
+        )
+        .await;
+    assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
+    assert_eq!(known.status, StatusCode::ACCEPTED);
+    let mut failed = Vec::new();
+    for _ in 0..400 {
+        failed = app
+            .audit_actions()
+            .await
+            .into_iter()
+            .filter(|a| a == "mail_delivery_failed")
+            .collect();
+        if failed.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(failed.len(), 2, "verification and reset mail each audited");
+    // One first try and two retries each.
+    assert_eq!(relay.0.load(std::sync::atomic::Ordering::SeqCst), 6);
+}

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, reason = "tests: a failed step should panic")]
 
 use dzinza_auth::model::{
-    AuditEntry, AuditFilter, OneTimeToken, Page, RefreshToken, Role, TokenKind, User, UserFilter,
+    AuditEntry, AuditFilter, IdentifierFailures, OneTimeToken, Page, RefreshToken, Role, TokenKind,
+    User, UserFilter,
 };
 use dzinza_auth::store::postgres::PostgresStore;
 use dzinza_auth::store::sqlite::SqliteStore;
@@ -541,6 +542,191 @@ async fn audit_lists_newest_first_with_filters(s: &dyn AuthStore) {
     );
 }
 
+async fn last_admin_is_kept_under_concurrent_changes(s: &dyn AuthStore) {
+    for round in 0..10_u32 {
+        let mut a = user(
+            round * 2,
+            &format!("a{round}@example.org"),
+            &format!("a{round}"),
+        );
+        let mut b = user(
+            round * 2 + 1,
+            &format!("b{round}@example.org"),
+            &format!("b{round}"),
+        );
+        a.role = Role::Admin;
+        b.role = Role::Admin;
+        s.insert_user(&a).await.unwrap();
+        s.insert_user(&b).await.unwrap();
+        // Two administrators step down at the same moment (one demoted, one disabled): both
+        // checks alone would see another admin, so only an atomic check keeps one.
+        let mut a2 = a.clone();
+        a2.role = Role::User;
+        let mut b2 = b.clone();
+        b2.is_active = false;
+        let (ra, rb) = tokio::join!(
+            s.update_user_keeping_admin(&a2),
+            s.update_user_keeping_admin(&b2)
+        );
+        let refused = [&ra, &rb]
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::LastAdmin)))
+            .count();
+        assert!(
+            ra.is_ok() != rb.is_ok() && refused == 1,
+            "round {round}: {ra:?} {rb:?}"
+        );
+        assert_eq!(s.count_active_admins().await.unwrap(), 1, "round {round}");
+        // The same race between a delete and a demotion.
+        let survivor = if ra.is_ok() { b.clone() } else { a.clone() };
+        let mut c = user(
+            100 + round,
+            &format!("c{round}@example.org"),
+            &format!("c{round}"),
+        );
+        c.role = Role::Admin;
+        s.insert_user(&c).await.unwrap();
+        let mut survivor2 = survivor.clone();
+        survivor2.role = Role::Moderator;
+        let (rd, ru) = tokio::join!(
+            s.delete_user_keeping_admin(&c.id),
+            s.update_user_keeping_admin(&survivor2)
+        );
+        assert!(
+            rd.is_ok() != ru.is_ok(),
+            "round {round}: delete {rd:?}, demote {ru:?}"
+        );
+        assert!(matches!(rd, Ok(true) | Err(StoreError::LastAdmin)));
+        assert!(matches!(ru, Ok(()) | Err(StoreError::LastAdmin)));
+        assert_eq!(s.count_active_admins().await.unwrap(), 1, "round {round}");
+        // The last one can be neither deleted nor demoted; nothing was written.
+        let (last, _) = s
+            .list_users(
+                &UserFilter {
+                    role: Some(Role::Admin),
+                    is_active: Some(true),
+                    ..UserFilter::default()
+                },
+                Page {
+                    limit: 10,
+                    offset: 0,
+                },
+            )
+            .await
+            .unwrap();
+        let last = last[0].clone();
+        assert!(matches!(
+            s.delete_user_keeping_admin(&last.id).await,
+            Err(StoreError::LastAdmin)
+        ));
+        let mut demoted = last.clone();
+        demoted.role = Role::User;
+        demoted.display_name = Some("changed".into());
+        assert!(matches!(
+            s.update_user_keeping_admin(&demoted).await,
+            Err(StoreError::LastAdmin)
+        ));
+        let unchanged = s.user_by_id(&last.id).await.unwrap().unwrap();
+        assert_eq!(
+            (unchanged.role, unchanged.display_name),
+            (Role::Admin, last.display_name.clone())
+        );
+        // Changes that keep the admin go through.
+        let mut renamed = last.clone();
+        renamed.display_name = Some("still admin".into());
+        s.update_user_keeping_admin(&renamed).await.unwrap();
+        // Clear the round: demote is fine once another admin exists, then delete everyone.
+        for id in [&a.id, &b.id, &c.id] {
+            s.delete_user(id).await.unwrap();
+        }
+        assert_eq!(s.count_active_admins().await.unwrap(), 0);
+    }
+    // Unknown users and taken usernames are reported as by update_user.
+    assert!(!s.delete_user_keeping_admin("nope").await.unwrap());
+    assert!(matches!(
+        s.update_user_keeping_admin(&user(900, "x@example.org", "x"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let x = user(901, "x@example.org", "x");
+    let y = user(902, "y@example.org", "y");
+    s.insert_user(&x).await.unwrap();
+    s.insert_user(&y).await.unwrap();
+    let mut y2 = y.clone();
+    y2.username = "X".into();
+    assert!(matches!(
+        s.update_user_keeping_admin(&y2).await,
+        Err(StoreError::Conflict("username"))
+    ));
+}
+
+async fn unknown_identifiers_count_lock_and_are_purged(s: &dyn AuthStore) {
+    assert_eq!(s.identifier_failures("k").await.unwrap(), None);
+    assert_eq!(s.record_identifier_failure("k", 100).await.unwrap(), 1);
+    assert_eq!(s.record_identifier_failure("k", 101).await.unwrap(), 2);
+    s.lock_identifier("k", 9_000).await.unwrap();
+    assert_eq!(
+        s.identifier_failures("k").await.unwrap(),
+        Some(IdentifierFailures {
+            failures: 0,
+            lockout_count: 1,
+            locked_until: Some(9_000),
+        })
+    );
+    assert_eq!(s.record_identifier_failure("k", 102).await.unwrap(), 1);
+    s.lock_identifier("k", 12_000).await.unwrap();
+    assert_eq!(
+        s.identifier_failures("k")
+            .await
+            .unwrap()
+            .unwrap()
+            .lockout_count,
+        2
+    );
+    assert_eq!(s.record_identifier_failure("old", 10).await.unwrap(), 1);
+    assert_eq!(s.record_identifier_failure("fresh", 500).await.unwrap(), 1);
+    // Idle since before 200 and not locked past it: only "old" goes.
+    assert_eq!(s.purge_identifier_failures(200).await.unwrap(), 1);
+    assert_eq!(s.identifier_failures("old").await.unwrap(), None);
+    assert!(s.identifier_failures("k").await.unwrap().is_some());
+    assert!(s.identifier_failures("fresh").await.unwrap().is_some());
+}
+
+async fn plaintext_mfa_secrets_are_found_and_swapped_once(s: &dyn AuthStore) {
+    let mut ann = user(1, "ann@example.org", "ann");
+    ann.mfa_secret = Some("JBSWY3DPEHPK3PXP".into());
+    let mut bob = user(2, "bob@example.org", "bob");
+    bob.mfa_secret = Some("v1.0a1b2c3d.c2VhbGVk".into());
+    let cid = user(3, "cid@example.org", "cid");
+    for u in [&ann, &bob, &cid] {
+        s.insert_user(u).await.unwrap();
+    }
+    assert_eq!(
+        s.unsealed_mfa_secrets().await.unwrap(),
+        vec![(ann.id.clone(), "JBSWY3DPEHPK3PXP".to_owned())]
+    );
+    assert!(
+        !s.swap_mfa_secret(&ann.id, "SOMETHING ELSE", "v1.x.y")
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.swap_mfa_secret(&ann.id, "JBSWY3DPEHPK3PXP", "v1.x.y")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.swap_mfa_secret(&ann.id, "JBSWY3DPEHPK3PXP", "v1.x.z")
+            .await
+            .unwrap()
+    );
+    assert!(s.unsealed_mfa_secrets().await.unwrap().is_empty());
+    assert_eq!(
+        s.user_by_id(&ann.id).await.unwrap().unwrap().mfa_secret,
+        Some("v1.x.y".into())
+    );
+}
+
 macro_rules! conformance {
     ($($check:ident),* $(,)?) => {
         mod sqlite_adapter {
@@ -574,4 +760,7 @@ conformance!(
     refresh_tokens_rotate_once_and_revoke_by_family,
     one_time_tokens_are_single_use_and_expire,
     audit_lists_newest_first_with_filters,
+    last_admin_is_kept_under_concurrent_changes,
+    unknown_identifiers_count_lock_and_are_purged,
+    plaintext_mfa_secrets_are_found_and_swapped_once,
 );

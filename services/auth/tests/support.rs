@@ -15,6 +15,7 @@ use dzinza_auth::http::AppState;
 use dzinza_auth::keys::{KeyRing, generate_pem};
 use dzinza_auth::mail::{Mail, MailError, Mailer};
 use dzinza_auth::password::Passwords;
+use dzinza_auth::sealing::{Sealer, generate_key};
 use dzinza_auth::service::{AuthConfig, AuthService};
 use dzinza_auth::store::sqlite::SqliteStore;
 use dzinza_kit::identity::Authenticator;
@@ -70,11 +71,37 @@ impl TestApp {
         Self::assemble(Arc::new(store), config, params, dir)
     }
 
+    /// The app over a fresh database with `mailer` instead of the recording outbox.
+    pub async fn with_mailer(config: AuthConfig, mailer: Arc<dyn Mailer>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("auth.db"))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        Self::assemble_with(
+            Arc::new(store),
+            config,
+            argon2::Params::new(1024, 1, 1, None).unwrap(),
+            dir,
+            Some(mailer),
+        )
+    }
+
     pub fn assemble(
         store: Arc<SqliteStore>,
         config: AuthConfig,
         params: argon2::Params,
         dir: tempfile::TempDir,
+    ) -> Self {
+        Self::assemble_with(store, config, params, dir, None)
+    }
+
+    pub fn assemble_with(
+        store: Arc<SqliteStore>,
+        config: AuthConfig,
+        params: argon2::Params,
+        dir: tempfile::TempDir,
+        mailer: Option<Arc<dyn Mailer>>,
     ) -> Self {
         // Access tokens are checked by jsonwebtoken against the real time, so the manual clock
         // starts at the real time and only ever moves forward.
@@ -84,6 +111,7 @@ impl TestApp {
             .validator("dzinza", "dzinza", Duration::from_secs(30))
             .unwrap();
         let outbox = Arc::new(Outbox::default());
+        let sealer = Arc::new(Sealer::from_encoded(&generate_key()).unwrap());
         let config = AuthConfig {
             public_url: "http://dzinza.test".into(),
             ..config
@@ -93,7 +121,8 @@ impl TestApp {
             Arc::new(clock.clone()),
             keys,
             Passwords::new(params).unwrap(),
-            outbox.clone(),
+            mailer.unwrap_or_else(|| outbox.clone()),
+            sealer,
             config,
         ));
         let router = dzinza_auth::router(AppState {

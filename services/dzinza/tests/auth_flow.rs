@@ -70,6 +70,10 @@ fn free_port() -> u16 {
 }
 
 async fn start(data_dir: &Path) -> Server {
+    start_with(data_dir, &[]).await
+}
+
+async fn start_with(data_dir: &Path, env: &[(&str, &Path)]) -> Server {
     let port = free_port();
     // The flow makes more credential calls than the default per-address burst allows; the
     // gateway's own tests cover rate limiting.
@@ -92,6 +96,7 @@ async fn start(data_dir: &Path) -> Server {
         .env("DZINZA_GATEWAY_CONFIG", &gateway_config)
         .env("DZINZA_LOG_FORMAT", "json")
         .env("DZINZA_LOG_LEVEL", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -138,6 +143,81 @@ async fn mailed_token(data_dir: &Path, to: &str, seen: usize) -> String {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no mail for {to}");
+}
+
+/// The `token=` value of the link in the message delivered to `to` in the SMTP test server's
+/// Maildir.
+async fn delivered_token(maildir: &Path, to: &str) -> String {
+    for _ in 0..200 {
+        let found = std::fs::read_dir(maildir.join("new"))
+            .map(|d| {
+                d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                    .find(|m| m.contains(to))
+            })
+            .unwrap_or_default();
+        if let Some(m) = found {
+            assert!(
+                m.contains("Subject: Confirm your email address for Dzinza"),
+                "{m}"
+            );
+            let at = m.find("token=").unwrap_or_else(|| panic!("no link in {m}"));
+            return m[at + 6..].split_whitespace().next().unwrap().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no mail for {to} in {}", maildir.display());
+}
+
+#[tokio::test]
+async fn verification_mail_goes_through_smtp_and_its_link_works() {
+    let Some(url) = dzinza_kit::testing::backend_url("smtp", "DZINZA_TEST_SMTP_URL") else {
+        return;
+    };
+    let maildir = std::env::var("DZINZA_TEST_SMTP_MAILDIR")
+        .expect("DZINZA_TEST_SMTP_MAILDIR names the SMTP test server's Maildir");
+    let data = tempfile::tempdir().unwrap();
+    // Through the `_FILE` twin, as a cluster secret would pass it.
+    let url_file = data.path().join("smtp-url");
+    std::fs::write(&url_file, format!("{url}\n")).unwrap();
+    let s = start_with(data.path(), &[("DZINZA_SMTP_URL_FILE", &url_file)]).await;
+
+    let email = format!("smtp-{}@example.org", uuid::Uuid::new_v4().simple());
+    let (status, _) = s
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": email, "username": "smtp-ann", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let token = delivered_token(Path::new(&maildir), &email).await;
+    let (status, _) = s
+        .post("/api/v1/auth/verify-email", None, json!({"token": token}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = s
+        .post("/api/v1/auth/verify-email", None, json!({"token": token}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the link is single use");
+    let (status, login) = s
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let (_, me) = s
+        .call(
+            Method::GET,
+            "/api/v1/users/me",
+            Some(login["access_token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(me["email_verified"], true);
+    // With a relay configured nothing is written as .eml.
+    assert!(!data.path().join("mail").exists());
 }
 
 fn now() -> i64 {

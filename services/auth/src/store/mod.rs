@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AuditEntry, AuditFilter, OneTimeToken, Page, RefreshToken, TokenKind, User, UserFilter,
+    AuditEntry, AuditFilter, IdentifierFailures, OneTimeToken, Page, RefreshToken, TokenKind, User,
+    UserFilter,
 };
 
 pub mod postgres;
@@ -22,6 +23,9 @@ pub enum StoreError {
     /// The record to change does not exist.
     #[error("not found")]
     NotFound,
+    /// The change would leave no active administrator; nothing was written.
+    #[error("the last active administrator must stay")]
+    LastAdmin,
     /// A stored value could not be understood.
     #[error("corrupt record: {0}")]
     Corrupt(String),
@@ -61,6 +65,30 @@ pub trait AuthStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<(Vec<User>, u64), StoreError>;
     /// Active administrators.
     async fn count_active_admins(&self) -> Result<u64, StoreError>;
+    /// Like [`AuthStore::update_user`], but refuses (`LastAdmin`) to turn the last active
+    /// administrator into a non-administrator or disable them. Check and write are one
+    /// transaction that serialises with every other such change.
+    async fn update_user_keeping_admin(&self, user: &User) -> Result<(), StoreError>;
+    /// Like [`AuthStore::delete_user`], but refuses (`LastAdmin`) to delete the last active
+    /// administrator, in one serialised transaction.
+    async fn delete_user_keeping_admin(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// `(id, stored value)` of every user whose TOTP secret is not in the sealed format.
+    async fn unsealed_mfa_secrets(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Replaces a user's stored TOTP secret if it still is `old`; true when replaced.
+    async fn swap_mfa_secret(&self, id: &str, old: &str, new: &str) -> Result<bool, StoreError>;
+
+    /// Failed-login state of a login identifier that names no account (by its hash).
+    async fn identifier_failures(
+        &self,
+        key: &str,
+    ) -> Result<Option<IdentifierFailures>, StoreError>;
+    /// Adds one failed login for an identifier and returns the new count.
+    async fn record_identifier_failure(&self, key: &str, now: i64) -> Result<i64, StoreError>;
+    /// Locks an identifier until `until`, counts the lockout and clears the failure count.
+    async fn lock_identifier(&self, key: &str, until: i64) -> Result<(), StoreError>;
+    /// Forgets identifiers with no failed login since `before`; returns how many.
+    async fn purge_identifier_failures(&self, before: i64) -> Result<u64, StoreError>;
 
     /// Adds one failed login and returns the new count.
     async fn record_failed_login(&self, id: &str) -> Result<i64, StoreError>;

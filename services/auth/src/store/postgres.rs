@@ -8,7 +8,8 @@ use sqlx::{PgPool, Postgres};
 use super::StoreError;
 use super::sql::{AuditRow, RefreshRow, UserRow, impl_auth_store};
 use crate::model::{
-    AuditEntry, AuditFilter, OneTimeToken, Page, RefreshToken, TokenKind, User, UserFilter,
+    AuditEntry, AuditFilter, IdentifierFailures, OneTimeToken, Page, RefreshToken, Role, TokenKind,
+    User, UserFilter,
 };
 
 /// Auth storage in PostgreSQL.
@@ -35,6 +36,23 @@ impl PostgresStore {
         migrator.dangerous_set_table_name("_sqlx_migrations_auth");
         migrator.run(&self.pool).await?;
         Ok(())
+    }
+}
+
+impl PostgresStore {
+    /// A transaction that first locks every active administrator's row, so concurrent
+    /// last-admin checks queue behind each other; under READ COMMITTED the waiting one then
+    /// re-reads the rows and sees the change that went first.
+    async fn begin_admin_change(
+        pool: &PgPool,
+    ) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+        let mut tx = pool.begin().await?;
+        sqlx::query::<Postgres>(
+            "SELECT id FROM users WHERE role = 'ADMIN' AND is_active = TRUE FOR UPDATE",
+        )
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx)
     }
 }
 

@@ -137,6 +137,37 @@ pub(super) fn like_contains(s: &str) -> String {
     out
 }
 
+/// The `UPDATE users` statement of `update_user`, bound to `$u`.
+macro_rules! update_user_query {
+    ($db:ty, $u:expr) => {
+        sqlx::query::<$db>(
+            "UPDATE users SET email = $2, email_lower = $3, username = $4, \
+             username_lower = $5, first_name = $6, last_name = $7, display_name = $8, \
+             role = $9, is_active = $10, email_verified = $11, preferences = $12, \
+             password_hash = $13, mfa_enabled = $14, mfa_secret = $15, updated_at = $16 \
+             WHERE id = $1",
+        )
+        .bind(&$u.id)
+        .bind(&$u.email)
+        .bind($u.email.to_lowercase())
+        .bind(&$u.username)
+        .bind($u.username.to_lowercase())
+        .bind(&$u.first_name)
+        .bind(&$u.last_name)
+        .bind(&$u.display_name)
+        .bind($u.role.as_str())
+        .bind($u.is_active)
+        .bind($u.email_verified)
+        .bind($u.preferences.to_string())
+        .bind(&$u.password_hash)
+        .bind($u.mfa_enabled)
+        .bind(&$u.mfa_secret)
+        .bind($u.updated_at)
+    };
+}
+
+pub(super) use update_user_query;
+
 /// Implements [`super::AuthStore`] for `$store`, a struct with a `pool: $pool` field.
 macro_rules! impl_auth_store {
     ($store:ty, $db:ty) => {
@@ -225,36 +256,162 @@ macro_rules! impl_auth_store {
             }
 
             async fn update_user(&self, u: &User) -> Result<(), StoreError> {
-                let done = sqlx::query::<$db>(
-                    "UPDATE users SET email = $2, email_lower = $3, username = $4, \
-                     username_lower = $5, first_name = $6, last_name = $7, display_name = $8, \
-                     role = $9, is_active = $10, email_verified = $11, preferences = $12, \
-                     password_hash = $13, mfa_enabled = $14, mfa_secret = $15, updated_at = $16 \
-                     WHERE id = $1",
-                )
-                .bind(&u.id)
-                .bind(&u.email)
-                .bind(u.email.to_lowercase())
-                .bind(&u.username)
-                .bind(u.username.to_lowercase())
-                .bind(&u.first_name)
-                .bind(&u.last_name)
-                .bind(&u.display_name)
-                .bind(u.role.as_str())
-                .bind(u.is_active)
-                .bind(u.email_verified)
-                .bind(u.preferences.to_string())
-                .bind(&u.password_hash)
-                .bind(u.mfa_enabled)
-                .bind(&u.mfa_secret)
-                .bind(u.updated_at)
-                .execute(&self.pool)
-                .await
-                .map_err($crate::store::sql::map_insert_error)?;
+                let done = $crate::store::sql::update_user_query!($db, u)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::sql::map_insert_error)?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
                 Ok(())
+            }
+
+            async fn update_user_keeping_admin(&self, u: &User) -> Result<(), StoreError> {
+                let mut tx = Self::begin_admin_change(&self.pool).await?;
+                let current = sqlx::query_as::<$db, (String, bool)>(
+                    "SELECT role, is_active FROM users WHERE id = $1",
+                )
+                .bind(&u.id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+                let was_admin = current.0 == Role::Admin.as_str() && current.1;
+                let stays_admin = u.role == Role::Admin && u.is_active;
+                if was_admin && !stays_admin {
+                    let others = sqlx::query_scalar::<$db, i64>(
+                        "SELECT COUNT(*) FROM users WHERE role = 'ADMIN' AND is_active = $1 \
+                         AND id <> $2",
+                    )
+                    .bind(true)
+                    .bind(&u.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if others == 0 {
+                        return Err(StoreError::LastAdmin);
+                    }
+                }
+                $crate::store::sql::update_user_query!($db, u)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::store::sql::map_insert_error)?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_user_keeping_admin(&self, id: &str) -> Result<bool, StoreError> {
+                let mut tx = Self::begin_admin_change(&self.pool).await?;
+                let Some((role, active)) = sqlx::query_as::<$db, (String, bool)>(
+                    "SELECT role, is_active FROM users WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                else {
+                    return Ok(false);
+                };
+                if role == Role::Admin.as_str() && active {
+                    let others = sqlx::query_scalar::<$db, i64>(
+                        "SELECT COUNT(*) FROM users WHERE role = 'ADMIN' AND is_active = $1 \
+                         AND id <> $2",
+                    )
+                    .bind(true)
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if others == 0 {
+                        return Err(StoreError::LastAdmin);
+                    }
+                }
+                let done = sqlx::query::<$db>("DELETE FROM users WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn unsealed_mfa_secrets(&self) -> Result<Vec<(String, String)>, StoreError> {
+                Ok(sqlx::query_as::<$db, (String, String)>(
+                    "SELECT id, mfa_secret FROM users WHERE mfa_secret IS NOT NULL \
+                     AND mfa_secret NOT LIKE 'v1.%'",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn swap_mfa_secret(
+                &self,
+                id: &str,
+                old: &str,
+                new: &str,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE users SET mfa_secret = $3 WHERE id = $1 AND mfa_secret = $2",
+                )
+                .bind(id)
+                .bind(old)
+                .bind(new)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn identifier_failures(
+                &self,
+                key: &str,
+            ) -> Result<Option<IdentifierFailures>, StoreError> {
+                let row = sqlx::query_as::<$db, (i64, i64, Option<i64>)>(
+                    "SELECT failures, lockout_count, locked_until FROM login_failures \
+                     WHERE identifier_hash = $1",
+                )
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(failures, lockout_count, locked_until)| IdentifierFailures {
+                    failures,
+                    lockout_count,
+                    locked_until,
+                }))
+            }
+
+            async fn record_identifier_failure(
+                &self,
+                key: &str,
+                now: i64,
+            ) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar::<$db, i64>(
+                    "INSERT INTO login_failures (identifier_hash, failures, lockout_count, \
+                     updated_at) VALUES ($1, 1, 0, $2) ON CONFLICT (identifier_hash) DO UPDATE \
+                     SET failures = login_failures.failures + 1, updated_at = $2 \
+                     RETURNING failures",
+                )
+                .bind(key)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn lock_identifier(&self, key: &str, until: i64) -> Result<(), StoreError> {
+                sqlx::query::<$db>(
+                    "UPDATE login_failures SET locked_until = $2, \
+                     lockout_count = lockout_count + 1, failures = 0 WHERE identifier_hash = $1",
+                )
+                .bind(key)
+                .bind(until)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn purge_identifier_failures(&self, before: i64) -> Result<u64, StoreError> {
+                let done = sqlx::query::<$db>(
+                    "DELETE FROM login_failures WHERE updated_at < $1 \
+                     AND (locked_until IS NULL OR locked_until < $1)",
+                )
+                .bind(before)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
             }
 
             async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {

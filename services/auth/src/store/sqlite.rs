@@ -10,7 +10,8 @@ use sqlx::{Sqlite, SqlitePool};
 use super::StoreError;
 use super::sql::{AuditRow, RefreshRow, UserRow, impl_auth_store};
 use crate::model::{
-    AuditEntry, AuditFilter, OneTimeToken, Page, RefreshToken, TokenKind, User, UserFilter,
+    AuditEntry, AuditFilter, IdentifierFailures, OneTimeToken, Page, RefreshToken, Role, TokenKind,
+    User, UserFilter,
 };
 
 /// Auth storage in SQLite.
@@ -55,6 +56,16 @@ impl SqliteStore {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// A transaction that holds SQLite's write lock from its first statement, so a last-admin
+    /// check and the change it guards cannot interleave with another writer's.
+    async fn begin_admin_change(
+        pool: &SqlitePool,
+    ) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
