@@ -32,6 +32,7 @@ fn inputs() -> Inputs {
             internal_token: "internal-token-fixture".into(),
             jwt_signing_key_pem:
                 "-----BEGIN PRIVATE KEY-----\nfixture\n-----END PRIVATE KEY-----\n".into(),
+            mfa_encryption_key: "bWZhLWVuY3J5cHRpb24ta2V5LWZpeHR1cmUtMzJieXQ=".into(),
             postgres_password: "pg-password-fixture".into(),
             s3_access_key_id: "s3-access-fixture".into(),
             s3_secret_access_key: "s3-secret-fixture".into(),
@@ -453,6 +454,7 @@ fn each_target_mounts_only_the_secrets_it_needs() {
             "DZINZA_INTERNAL_TOKEN_FILE",
             "DZINZA_AUTH_DATABASE_URL_FILE",
             "DZINZA_JWT_SIGNING_KEY_FILE",
+            "DZINZA_MFA_ENCRYPTION_KEY_FILE",
             "DZINZA_SMTP_URL_FILE"
         ]
     );
@@ -475,6 +477,12 @@ fn generated_credentials_are_kept_and_new_keys_are_valid() {
             .starts_with("-----BEGIN PRIVATE KEY-----")
     );
     assert_eq!(fresh.internal_token.len(), 48);
+    let mfa_key = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        &fresh.mfa_encryption_key,
+    )
+    .expect("the MFA key is base64");
+    assert_eq!(mfa_key.len(), 32, "auth needs exactly 32 bytes");
     let p = example("minimal.yaml");
     let mut i = inputs();
     i.credentials = fresh.clone();

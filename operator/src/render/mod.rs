@@ -49,6 +49,8 @@ pub struct GeneratedCredentials {
     pub internal_token: String,
     /// PEM PKCS#8 Ed25519 private key auth signs access tokens with.
     pub jwt_signing_key_pem: String,
+    /// Base64 of the 32-byte key auth encrypts TOTP secrets at rest with.
+    pub mfa_encryption_key: String,
     /// Password of the managed PostgreSQL superuser.
     pub postgres_password: String,
     /// Access key of the managed MinIO.

@@ -18,6 +18,8 @@ use crate::{Error, Result};
 pub const INTERNAL_TOKEN: &str = "internal-token";
 /// Key of the Ed25519 JWT signing key (PEM PKCS#8).
 pub const JWT_SIGNING_KEY: &str = "jwt-signing-key.pem";
+/// Key of the key auth encrypts TOTP secrets with (32 random bytes, base64).
+pub const MFA_ENCRYPTION_KEY: &str = "mfa-encryption-key";
 /// Key of the managed PostgreSQL password.
 pub const POSTGRES_PASSWORD: &str = "postgres-password";
 /// Key of the managed MinIO access key.
@@ -58,6 +60,12 @@ fn generate_signing_key() -> Result<String> {
     Ok(pem.to_string())
 }
 
+fn generate_mfa_key() -> String {
+    use base64::Engine as _;
+    let key: [u8; 32] = rand::rng().random();
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
 impl GeneratedCredentials {
     /// Reads the values already stored in `existing` and generates any that are missing, so a
     /// key is created once and never rotated behind the SRE's back.
@@ -75,6 +83,8 @@ impl GeneratedCredentials {
                 Some(k) => k,
                 None => generate_signing_key()?,
             },
+            // Losing this key makes every enrolled second factor unusable: generated once, kept.
+            mfa_encryption_key: read(MFA_ENCRYPTION_KEY).unwrap_or_else(generate_mfa_key),
             postgres_password: read(POSTGRES_PASSWORD).unwrap_or_else(|| random_token(32)),
             s3_access_key_id: read(S3_ACCESS_KEY_ID).unwrap_or_else(|| random_token(20)),
             s3_secret_access_key: read(S3_SECRET_ACCESS_KEY).unwrap_or_else(|| random_token(40)),
@@ -95,6 +105,7 @@ pub fn secrets(ctx: &Ctx, inputs: &Inputs) -> Vec<Secret> {
     let creds = BTreeMap::from([
         (INTERNAL_TOKEN, c.internal_token.clone()),
         (JWT_SIGNING_KEY, c.jwt_signing_key_pem.clone()),
+        (MFA_ENCRYPTION_KEY, c.mfa_encryption_key.clone()),
         (POSTGRES_PASSWORD, c.postgres_password.clone()),
         (S3_ACCESS_KEY_ID, c.s3_access_key_id.clone()),
         (S3_SECRET_ACCESS_KEY, c.s3_secret_access_key.clone()),

@@ -146,10 +146,18 @@ pub fn secret_files(ctx: &Ctx, t: Target) -> Vec<SecretFile> {
             files.push(file(
                 "DZINZA_JWT_SIGNING_KEY_FILE",
                 SecretRef {
-                    name: creds,
+                    name: creds.clone(),
                     key: secrets::JWT_SIGNING_KEY.into(),
                 },
                 "jwt-signing-key.pem",
+            ));
+            files.push(file(
+                "DZINZA_MFA_ENCRYPTION_KEY_FILE",
+                SecretRef {
+                    name: creds.clone(),
+                    key: secrets::MFA_ENCRYPTION_KEY.into(),
+                },
+                "mfa-encryption-key",
             ));
             if let Some(smtp) = &ctx.p.spec.auth.smtp_secret_ref {
                 files.push(file(
