@@ -1,8 +1,8 @@
 //! Families (`FAM`): partners, children and family events.
 
 use super::common::Common;
-use super::convert::{push_pointer, push_with, take_pointer, take_text};
-use super::event::{Event, FAMILY_EVENTS};
+use super::convert::{push_pointer, take_pointer, take_text};
+use super::event::{Event, is_family_event};
 use crate::node::{Node, Value};
 use crate::writer::{Emitter, ValueRef};
 use serde::{Deserialize, Serialize};
@@ -54,9 +54,7 @@ impl Family {
                 "WIFE" => take_pointer(&mut f.wife, c, extra),
                 "CHIL" => push_pointer(&mut f.children, c, extra),
                 "SUBM" => push_pointer(&mut f.submitters, c, extra),
-                _ if FAMILY_EVENTS.contains(&tag) => {
-                    push_with(&mut f.events, c, extra, Event::from_node)
-                }
+                _ if is_family_event(tag) => Event::push_into(&mut f.events, c, extra),
                 _ => {
                     if let Some(c) = f.common.accept(c, extra) {
                         extra.push(c);

@@ -2,7 +2,7 @@
 
 use super::common::{Citation, Common, NoteRef};
 use super::convert::{push_pointer, push_with, take_text};
-use super::event::{Event, INDIVIDUAL_ATTRIBUTES, INDIVIDUAL_EVENTS};
+use super::event::{Event, is_individual_event};
 use crate::node::{Node, Value};
 use crate::writer::{Emitter, ValueRef};
 use serde::{Deserialize, Serialize};
@@ -278,8 +278,8 @@ impl Individual {
                 "ASSO" => push_with(&mut i.associations, c, extra, Association::from_node),
                 "ALIA" => push_pointer(&mut i.aliases, c, extra),
                 "SUBM" => push_pointer(&mut i.submitters, c, extra),
-                _ if INDIVIDUAL_EVENTS.contains(&tag) || INDIVIDUAL_ATTRIBUTES.contains(&tag) => {
-                    push_with(&mut i.events, c, extra, Event::from_node);
+                _ if is_individual_event(tag) => {
+                    Event::push_into(&mut i.events, c, extra);
                 }
                 _ => {
                     if let Some(c) = i.common.accept(c, extra) {
