@@ -33,7 +33,10 @@ pub struct Family {
 }
 
 impl Family {
-    pub(crate) fn from_node(node: Node) -> Self {
+    /// Builds the record; the emptied `node.children` (its capacity kept) is left in `spare`
+    /// for the reader's next record.
+    pub(crate) fn from_node(mut node: Node, spare: &mut Vec<Node>) -> Self {
+        let mut children = std::mem::take(&mut node.children);
         let mut f = Self {
             xref: node.xref,
             ..Self::default()
@@ -46,7 +49,7 @@ impl Family {
             });
         }
         let extra = &mut f.extra;
-        for c in node.children {
+        for c in children.drain(..) {
             let tag = c.tag.as_str();
             match tag {
                 "RESN" => take_text(&mut f.restriction, c, extra),
@@ -62,6 +65,7 @@ impl Family {
                 }
             }
         }
+        *spare = children;
         f
     }
 

@@ -254,7 +254,10 @@ pub struct Individual {
 }
 
 impl Individual {
-    pub(crate) fn from_node(node: Node) -> Self {
+    /// Builds the record; the emptied `node.children` (its capacity kept) is left in `spare`
+    /// for the reader's next record.
+    pub(crate) fn from_node(mut node: Node, spare: &mut Vec<Node>) -> Self {
+        let mut children = std::mem::take(&mut node.children);
         let mut i = Self {
             xref: node.xref,
             ..Self::default()
@@ -267,7 +270,7 @@ impl Individual {
             });
         }
         let extra = &mut i.extra;
-        for c in node.children {
+        for c in children.drain(..) {
             let tag = c.tag.as_str();
             match tag {
                 "NAME" => push_with(&mut i.names, c, extra, PersonalName::from_node),
@@ -288,6 +291,7 @@ impl Individual {
                 }
             }
         }
+        *spare = children;
         i
     }
 
