@@ -89,6 +89,8 @@ pub struct GedcomReader<R> {
     pending: Option<Node>,
     /// Open structures of the record being assembled, kept to reuse its allocation.
     stack: Vec<Node>,
+    /// An empty list of substructures, with capacity, left by the last typed record built.
+    spare: Vec<Node>,
     diagnostics: Vec<Diagnostic>,
     per_code: Vec<(&'static str, usize)>,
     /// Every diagnostic raised per severity (info, warning, error), listed or not.
@@ -186,6 +188,7 @@ impl<R: Read> GedcomReader<R> {
             text: String::new(),
             pending: None,
             stack: Vec::new(),
+            spare: Vec::new(),
             diagnostics,
             per_code: Vec::new(),
             raised,
@@ -340,7 +343,10 @@ impl<R: Read> GedcomReader<R> {
 
     /// The next level-0 record in the typed model, or `None` at the end.
     pub fn next_record(&mut self) -> Result<Option<Record>, ReadError> {
-        Ok(self.next_node()?.map(Record::from_node))
+        let Some(node) = self.next_node()? else {
+            return Ok(None);
+        };
+        Ok(Some(Record::from_node_recycling(node, &mut self.spare)))
     }
 
     fn finish(&mut self) {
@@ -423,6 +429,9 @@ impl<R: Read> GedcomReader<R> {
         let max_depth = self.options.max_depth.max(1);
         let mut root = root;
         // Records typically hold a dozen substructures; growing 0 → 4 → 8 → 16 would copy them.
+        if root.children.capacity() == 0 {
+            root.children = std::mem::take(&mut self.spare);
+        }
         root.children.reserve(16);
         let mut stack = std::mem::take(&mut self.stack);
         stack.clear();

@@ -23,6 +23,72 @@ pub const FAMILY_EVENTS: &[&str] = &[
     "NCHI", "FACT",
 ];
 
+/// Whether `tag` is in `INDIVIDUAL_EVENTS` or `INDIVIDUAL_ATTRIBUTES`; a `match` on the bytes
+/// instead of a scan of both lists, since every child of every `INDI` asks.
+pub(crate) fn is_individual_event(tag: &str) -> bool {
+    matches!(
+        tag,
+        "BIRT"
+            | "CHR"
+            | "DEAT"
+            | "BURI"
+            | "CREM"
+            | "ADOP"
+            | "BAPM"
+            | "BARM"
+            | "BASM"
+            | "BLES"
+            | "CHRA"
+            | "CONF"
+            | "FCOM"
+            | "ORDN"
+            | "NATU"
+            | "EMIG"
+            | "IMMI"
+            | "CENS"
+            | "PROB"
+            | "WILL"
+            | "GRAD"
+            | "RETI"
+            | "EVEN"
+            | "CAST"
+            | "DSCR"
+            | "EDUC"
+            | "IDNO"
+            | "NATI"
+            | "NCHI"
+            | "NMR"
+            | "OCCU"
+            | "PROP"
+            | "RELI"
+            | "RESI"
+            | "SSN"
+            | "TITL"
+            | "FACT"
+    )
+}
+
+/// Whether `tag` is in `FAMILY_EVENTS` (a `match`, as `is_individual_event`).
+pub(crate) fn is_family_event(tag: &str) -> bool {
+    matches!(
+        tag,
+        "ANUL"
+            | "CENS"
+            | "DIV"
+            | "DIVF"
+            | "ENGA"
+            | "MARB"
+            | "MARC"
+            | "MARR"
+            | "MARL"
+            | "MARS"
+            | "RESI"
+            | "EVEN"
+            | "NCHI"
+            | "FACT"
+    )
+}
+
 /// An event (birth, marriage, ...) or attribute (occupation, residence, ...).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
@@ -70,17 +136,31 @@ fn spouse_age(node: &Node) -> Option<String> {
 }
 
 impl Event {
-    pub(crate) fn from_node(node: Node) -> Result<Self, Node> {
-        if node.xref.is_some() || matches!(node.value, Value::Pointer(_)) {
-            return Err(node);
+    /// Adds the event `node` holds to `list`, or keeps the node in `extra` if it is not one.
+    /// Built in its slot of `list`: an `Event` is several hundred bytes, and building it on the
+    /// stack and moving it in copied it twice.
+    pub(crate) fn push_into(list: &mut Vec<Self>, node: Node, extra: &mut Vec<Node>) {
+        if !Self::fits(&node) {
+            extra.push(node);
+            return;
         }
-        let mut e = Self {
-            tag: node.tag,
-            value: match node.value {
-                Value::Text(t) => Some(t),
-                _ => None,
-            },
-            ..Self::default()
+        list.push(Self::default());
+        if let Some(e) = list.last_mut() {
+            e.fill(node);
+        }
+    }
+
+    fn fits(node: &Node) -> bool {
+        node.xref.is_none() && !matches!(node.value, Value::Pointer(_))
+    }
+
+    /// Fills a default event from a node that `fits`.
+    fn fill(&mut self, node: Node) {
+        let e = self;
+        e.tag = node.tag;
+        e.value = match node.value {
+            Value::Text(t) => Some(t),
+            _ => None,
         };
         let extra = &mut e.extra;
         for c in node.children {
@@ -112,7 +192,6 @@ impl Event {
                 }
             }
         }
-        Ok(e)
     }
 
     pub(crate) fn emit<W: Write>(&self, level: usize, em: &mut Emitter<W>) -> io::Result<()> {
@@ -146,5 +225,29 @@ impl Event {
         }
         self.common.emit(l, em)?;
         em.nodes(l, &self.extra)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_tag_matches_agree_with_the_lists() {
+        let mut all: Vec<&str> = INDIVIDUAL_EVENTS
+            .iter()
+            .chain(INDIVIDUAL_ATTRIBUTES)
+            .chain(FAMILY_EVENTS)
+            .copied()
+            .collect();
+        all.extend([
+            "NAME", "SEX", "FAMS", "BIR", "BIRTH", "MAR", "", "_MILT", "marr",
+        ]);
+        for tag in all {
+            let individual =
+                INDIVIDUAL_EVENTS.contains(&tag) || INDIVIDUAL_ATTRIBUTES.contains(&tag);
+            assert_eq!(is_individual_event(tag), individual, "{tag}");
+            assert_eq!(is_family_event(tag), FAMILY_EVENTS.contains(&tag), "{tag}");
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! Families (`FAM`): partners, children and family events.
 
 use super::common::Common;
-use super::convert::{push_pointer, push_with, take_pointer, take_text};
-use super::event::{Event, FAMILY_EVENTS};
+use super::convert::{push_pointer, take_pointer, take_text};
+use super::event::{Event, is_family_event};
 use crate::node::{Node, Value};
 use crate::writer::{Emitter, ValueRef};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,10 @@ pub struct Family {
 }
 
 impl Family {
-    pub(crate) fn from_node(node: Node) -> Self {
+    /// Builds the record; the emptied `node.children` (its capacity kept) is left in `spare`
+    /// for the reader's next record.
+    pub(crate) fn from_node(mut node: Node, spare: &mut Vec<Node>) -> Self {
+        let mut children = std::mem::take(&mut node.children);
         let mut f = Self {
             xref: node.xref,
             ..Self::default()
@@ -46,7 +49,7 @@ impl Family {
             });
         }
         let extra = &mut f.extra;
-        for c in node.children {
+        for c in children.drain(..) {
             let tag = c.tag.as_str();
             match tag {
                 "RESN" => take_text(&mut f.restriction, c, extra),
@@ -54,9 +57,7 @@ impl Family {
                 "WIFE" => take_pointer(&mut f.wife, c, extra),
                 "CHIL" => push_pointer(&mut f.children, c, extra),
                 "SUBM" => push_pointer(&mut f.submitters, c, extra),
-                _ if FAMILY_EVENTS.contains(&tag) => {
-                    push_with(&mut f.events, c, extra, Event::from_node)
-                }
+                _ if is_family_event(tag) => Event::push_into(&mut f.events, c, extra),
                 _ => {
                     if let Some(c) = f.common.accept(c, extra) {
                         extra.push(c);
@@ -64,6 +65,7 @@ impl Family {
                 }
             }
         }
+        *spare = children;
         f
     }
 

@@ -2,7 +2,7 @@
 
 use super::common::{Citation, Common, NoteRef};
 use super::convert::{push_pointer, push_with, take_text};
-use super::event::{Event, INDIVIDUAL_ATTRIBUTES, INDIVIDUAL_EVENTS};
+use super::event::{Event, is_individual_event};
 use crate::node::{Node, Value};
 use crate::writer::{Emitter, ValueRef};
 use serde::{Deserialize, Serialize};
@@ -254,7 +254,10 @@ pub struct Individual {
 }
 
 impl Individual {
-    pub(crate) fn from_node(node: Node) -> Self {
+    /// Builds the record; the emptied `node.children` (its capacity kept) is left in `spare`
+    /// for the reader's next record.
+    pub(crate) fn from_node(mut node: Node, spare: &mut Vec<Node>) -> Self {
+        let mut children = std::mem::take(&mut node.children);
         let mut i = Self {
             xref: node.xref,
             ..Self::default()
@@ -267,7 +270,7 @@ impl Individual {
             });
         }
         let extra = &mut i.extra;
-        for c in node.children {
+        for c in children.drain(..) {
             let tag = c.tag.as_str();
             match tag {
                 "NAME" => push_with(&mut i.names, c, extra, PersonalName::from_node),
@@ -278,8 +281,8 @@ impl Individual {
                 "ASSO" => push_with(&mut i.associations, c, extra, Association::from_node),
                 "ALIA" => push_pointer(&mut i.aliases, c, extra),
                 "SUBM" => push_pointer(&mut i.submitters, c, extra),
-                _ if INDIVIDUAL_EVENTS.contains(&tag) || INDIVIDUAL_ATTRIBUTES.contains(&tag) => {
-                    push_with(&mut i.events, c, extra, Event::from_node);
+                _ if is_individual_event(tag) => {
+                    Event::push_into(&mut i.events, c, extra);
                 }
                 _ => {
                     if let Some(c) = i.common.accept(c, extra) {
@@ -288,6 +291,7 @@ impl Individual {
                 }
             }
         }
+        *spare = children;
         i
     }
 

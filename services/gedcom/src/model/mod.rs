@@ -54,11 +54,18 @@ pub enum Record {
 impl Record {
     /// Builds the typed record from a generic tree.
     pub fn from_node(node: Node) -> Self {
+        Self::from_node_recycling(node, &mut Vec::new())
+    }
+
+    /// `from_node` for the reader: an individual's or family's emptied list of substructures
+    /// is left in `spare`, so the next record is assembled without allocating one (a record's
+    /// list is too large for the allocator's fast path).
+    pub(crate) fn from_node_recycling(node: Node, spare: &mut Vec<Node>) -> Self {
         match node.tag.as_str() {
             "HEAD" => Record::Header(Box::new(Header::from_node(node))),
             "SUBM" => Record::Submitter(Box::new(Submitter::from_node(node))),
-            "INDI" => Record::Individual(Box::new(Individual::from_node(node))),
-            "FAM" => Record::Family(Box::new(Family::from_node(node))),
+            "INDI" => Record::Individual(Box::new(Individual::from_node(node, spare))),
+            "FAM" => Record::Family(Box::new(Family::from_node(node, spare))),
             "SOUR" => Record::Source(Box::new(Source::from_node(node))),
             "REPO" => Record::Repository(Box::new(Repository::from_node(node))),
             "NOTE" | "SNOTE" => Record::Note(Box::new(NoteRecord::from_node(node))),
