@@ -238,29 +238,32 @@ fn invalid(field: &str, message: impl Into<String>) -> Problem {
 }
 
 /// The caller's idempotency key, from the header or the body (they must agree if both are given).
-fn idempotency_key(headers: &HeaderMap, body: Option<String>) -> Result<Option<String>, Problem> {
+fn idempotency_key(
+    headers: &HeaderMap,
+    body: Option<String>,
+) -> Result<Option<String>, Box<Problem>> {
     let header = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(
             v.to_str()
-                .map_err(|_| invalid("Idempotency-Key", "must be visible ASCII"))?
+                .map_err(|_| Box::new(invalid("Idempotency-Key", "must be visible ASCII")))?
                 .to_owned(),
         ),
     };
     let key = match (header, body) {
         (Some(h), Some(b)) if h != b => {
-            return Err(invalid(
+            return Err(Box::new(invalid(
                 "idempotency_key",
                 "differs from the Idempotency-Key header",
-            ));
+            )));
         }
         (h, b) => h.or(b),
     };
     match key {
-        Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY => Err(invalid(
+        Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY => Err(Box::new(invalid(
             "idempotency_key",
             format!("must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
-        )),
+        ))),
         k => Ok(k),
     }
 }
@@ -294,7 +297,7 @@ async fn enqueue_job(
         Some(p @ Value::Object(_)) => p,
         Some(_) => return Err(invalid("payload", "must be a JSON object")),
     };
-    let key = idempotency_key(&headers, req.idempotency_key)?;
+    let key = idempotency_key(&headers, req.idempotency_key).map_err(|p| *p)?;
     let mut job = NewJob::new(req.job_type, payload).owner(identity.user_id.clone());
     if let Some(tree) = req.tree_id {
         job = job.tree(tree);
