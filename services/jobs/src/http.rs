@@ -2,22 +2,27 @@
 //! queue-depth endpoint. Domain errors become problems here, and only here.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRef, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dzinza_kit::Problem;
 use dzinza_kit::identity::{Authenticator, Identity, roles};
+use dzinza_kit::problem::FieldError;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::JobsError;
-use crate::model::{Job, JobState, Millis};
+use crate::model::{Job, JobState, Millis, NewJob};
 use crate::queue::{JobQueue, QueueDepth, Viewer};
+use crate::registry::Registry;
 
 /// Largest page of jobs.
 const MAX_PAGE: u32 = 100;
@@ -27,6 +32,8 @@ const MAX_PAGE: u32 = 100;
 pub struct ApiState {
     /// The queue.
     pub queue: JobQueue,
+    /// Which job types exist and which of them users may enqueue.
+    pub registry: Arc<Registry>,
     /// Token validation for the `Identity` extractor.
     pub auth: Authenticator,
     /// How often an SSE stream looks for changes (updates can come from any worker process).
@@ -42,7 +49,7 @@ impl FromRef<ApiState> for Authenticator {
 /// The jobs routes.
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route("/v1/jobs", get(list_jobs))
+        .route("/v1/jobs", get(list_jobs).post(enqueue_job))
         .route("/v1/jobs/failed", get(list_failed))
         .route("/v1/jobs/{id}", get(get_job))
         .route("/v1/jobs/{id}/cancel", post(cancel_job))
@@ -136,6 +143,28 @@ pub struct JobPage {
     pub next_cursor: Option<String>,
 }
 
+/// A job a signed-in user asks for; the caller becomes its owner.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnqueueRequest {
+    /// A registered job type that users may enqueue.
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// Handler input: a JSON object (default `{}`).
+    #[serde(default)]
+    pub payload: Option<Value>,
+    /// The tree the job concerns, if any (the handler checks the owner's access to it).
+    #[serde(default)]
+    pub tree_id: Option<String>,
+    /// Enqueueing again with the same key returns the existing job (200 instead of 201); the
+    /// `Idempotency-Key` header does the same. Keys are per user.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Longest idempotency key accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+
 /// Filters for listing jobs.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -199,6 +228,101 @@ async fn list_jobs(
         .await
         .map_err(problem)?;
     Ok(Json(page(jobs, limit)))
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Problem {
+    Problem::validation(vec![FieldError {
+        field: field.to_owned(),
+        message: message.into(),
+    }])
+}
+
+/// The caller's idempotency key, from the header or the body (they must agree if both are given).
+fn idempotency_key(
+    headers: &HeaderMap,
+    body: Option<String>,
+) -> Result<Option<String>, Box<Problem>> {
+    let header = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| Box::new(invalid("Idempotency-Key", "must be visible ASCII")))?
+                .to_owned(),
+        ),
+    };
+    let key = match (header, body) {
+        (Some(h), Some(b)) if h != b => {
+            return Err(Box::new(invalid(
+                "idempotency_key",
+                "differs from the Idempotency-Key header",
+            )));
+        }
+        (h, b) => h.or(b),
+    };
+    match key {
+        Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY => Err(Box::new(invalid(
+            "idempotency_key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+        ))),
+        k => Ok(k),
+    }
+}
+
+/// Enqueues a job of a type users may enqueue, owned by the caller. With an idempotency key
+/// already used by the caller, returns that job (200) instead of creating one (201).
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = EnqueueRequest,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Same as the body's `idempotency_key`")),
+    responses((status = 201, body = JobView, description = "Enqueued",
+            headers(("location" = String, description = "The job's URL"))),
+        (status = 200, body = JobView, description = "The job enqueued earlier with this key"),
+        (status = 401, description = "Not signed in"),
+        (status = 409, description = "The key belongs to a job the caller may not see"),
+        (status = 422, description = "Unknown or not user-enqueueable type, payload not an object, bad key")))]
+async fn enqueue_job(
+    State(s): State<ApiState>,
+    identity: Identity,
+    headers: HeaderMap,
+    body: Result<Json<EnqueueRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, Problem> {
+    let Json(req) = body?;
+    if !s.registry.user_enqueueable(&req.job_type) {
+        return Err(invalid(
+            "type",
+            format!("{:?} is not a job type users may enqueue", req.job_type),
+        ));
+    }
+    let payload = match req.payload {
+        None => Value::Object(serde_json::Map::new()),
+        Some(p @ Value::Object(_)) => p,
+        Some(_) => return Err(invalid("payload", "must be a JSON object")),
+    };
+    let key = idempotency_key(&headers, req.idempotency_key).map_err(|p| *p)?;
+    let mut job = NewJob::new(req.job_type, payload).owner(identity.user_id.clone());
+    if let Some(tree) = req.tree_id {
+        job = job.tree(tree);
+    }
+    if let Some(key) = key {
+        // Keys are unique across the whole table; scoping them by user keeps one user's key
+        // from ever returning another user's job.
+        job = job.idempotency_key(format!("user:{}:{key}", identity.user_id));
+    }
+    let enqueued = s.queue.enqueue(job).await.map_err(problem)?;
+    if !viewer(&identity).may_see(&enqueued.job) {
+        return Err(Problem::conflict("This idempotency key is already in use."));
+    }
+    let status = if enqueued.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let location = HeaderValue::from_str(&format!("/api/v1/jobs/{}", enqueued.job.id))
+        .map_err(|e| Problem::internal(&e))?;
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        Json(JobView::from(enqueued.job)),
+    ))
 }
 
 /// Lists failed jobs of every user (admins only): the dead-letter list.
@@ -368,8 +492,8 @@ async fn queue_depth(State(s): State<ApiState>) -> Result<Json<QueueDepth>, Prob
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list_jobs, list_failed, get_job, cancel_job, retry_job, job_events),
-    components(schemas(JobView, JobPage, JobState, QueueDepth)),
+    paths(list_jobs, enqueue_job, list_failed, get_job, cancel_job, retry_job, job_events),
+    components(schemas(JobView, JobPage, JobState, QueueDepth, EnqueueRequest)),
     tags((name = "jobs", description = "Background jobs: progress, cancellation, dead letters"))
 )]
 struct ApiDoc;

@@ -231,7 +231,7 @@ pub enum LeaseStatus {
 }
 
 /// A failed attempt, as the worker reports it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     /// What went wrong (shown to the owner and the admin).
     pub error: String,
@@ -276,4 +276,37 @@ pub struct TypeCount {
     pub job_type: String,
     /// How many.
     pub count: i64,
+}
+
+/// How one run of a leased job ended, as the worker records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutcomeKind {
+    /// The handler returned this result.
+    Succeeded(Value),
+    /// The handler failed: retried at `retry_at` while attempts remain, else `failed`.
+    Failed(Failure),
+    /// The handler stopped after a cancel request.
+    Cancelled,
+}
+
+/// One outcome to record, fenced by the lease token of the claim that ran it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The job.
+    pub id: String,
+    /// The token of the claim the outcome belongs to.
+    pub lease_token: String,
+    /// How the run ended.
+    pub kind: OutcomeKind,
+}
+
+impl OutcomeKind {
+    /// The stored name the outcome SQL switches on.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            OutcomeKind::Succeeded(_) => "succeeded",
+            OutcomeKind::Failed(_) => "failed",
+            OutcomeKind::Cancelled => "cancelled",
+        }
+    }
 }

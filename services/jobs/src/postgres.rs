@@ -2,15 +2,16 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::error::StoreError;
 use crate::model::{
-    ClaimRequest, Claimed, Enqueued, Failure, Job, JobFilter, JobState, LeaseStatus, Millis,
-    NewJob, Schedule, TypeCount,
+    ClaimRequest, Claimed, Enqueued, Job, JobFilter, JobState, LeaseStatus, Millis, NewJob,
+    Outcome, Schedule, TypeCount,
 };
-use crate::store::{JobStore, StoreFuture, decode_job, decode_schedule, new_id, parse_state, sql};
+use crate::store::{
+    JobStore, OutcomeColumns, StoreFuture, decode_job, decode_schedule, in_order, new_id, sql,
+};
 
 const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, \
     lease_owner = $1, lease_token = $2, lease_expires_at = $3, \
@@ -19,6 +20,14 @@ const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1,
         AND job_type = ANY($5) ORDER BY priority DESC, run_after, id LIMIT $6 \
         FOR UPDATE SKIP LOCKED) \
     RETURNING *";
+
+/// One statement for a whole batch of outcomes: the columns arrive as parallel arrays.
+const RECORD_OUTCOMES: &str = sql::outcome_update!(
+    "(SELECT u.*, $7::BIGINT AS now FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], \
+    $4::TEXT[], $5::TEXT[], $6::BIGINT[]) AS u(id, token, kind, result, error, retry_at))",
+    // Qualified: `o` has an `id` too.
+    "j.id, j.state"
+);
 
 /// The queue on PostgreSQL.
 #[derive(Clone, Debug)]
@@ -185,51 +194,27 @@ impl JobStore for PostgresStore {
         })
     }
 
-    fn complete(&self, id: &str, token: &str, result: Value, now: Millis) -> StoreFuture<'_, bool> {
-        let (id, token) = (id.to_owned(), token.to_owned());
-        Box::pin(async move {
-            let done = sqlx::query(sql::COMPLETE)
-                .bind(id)
-                .bind(token)
-                .bind(result.to_string())
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-            Ok(done.rows_affected() == 1)
-        })
-    }
-
-    fn fail(
+    fn record_outcomes(
         &self,
-        id: &str,
-        token: &str,
-        failure: Failure,
+        outcomes: Vec<Outcome>,
         now: Millis,
-    ) -> StoreFuture<'_, Option<JobState>> {
-        let (id, token) = (id.to_owned(), token.to_owned());
+    ) -> StoreFuture<'_, Vec<Option<JobState>>> {
         Box::pin(async move {
-            let row: Option<(String,)> = sqlx::query_as(sql::FAIL)
-                .bind(id)
-                .bind(token)
-                .bind(failure.error)
-                .bind(failure.retry_at)
+            if outcomes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let c = OutcomeColumns::new(&outcomes);
+            let rows: Vec<(String, String)> = sqlx::query_as(RECORD_OUTCOMES)
+                .bind(c.ids)
+                .bind(c.tokens)
+                .bind(c.kinds)
+                .bind(c.results)
+                .bind(c.errors)
+                .bind(c.retry_at)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_all(&self.pool)
                 .await?;
-            row.map(|(s,)| parse_state(&s)).transpose()
-        })
-    }
-
-    fn mark_cancelled(&self, id: &str, token: &str, now: Millis) -> StoreFuture<'_, bool> {
-        let (id, token) = (id.to_owned(), token.to_owned());
-        Box::pin(async move {
-            let done = sqlx::query(sql::MARK_CANCELLED)
-                .bind(id)
-                .bind(token)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-            Ok(done.rows_affected() == 1)
+            in_order(&outcomes, rows)
         })
     }
 

@@ -20,7 +20,8 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    fn may_see(&self, job: &Job) -> bool {
+    /// Whether the viewer may see `job`.
+    pub fn may_see(&self, job: &Job) -> bool {
         self.admin || job.owner_id.as_deref() == Some(self.user_id.as_str())
     }
 }

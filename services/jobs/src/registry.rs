@@ -186,6 +186,8 @@ pub(crate) struct Registered {
     pub handler: Arc<dyn Handler>,
     /// Most jobs of this type one worker runs at once.
     pub limit: Option<usize>,
+    /// Signed-in users may enqueue it through `POST /v1/jobs`.
+    pub user_enqueue: bool,
 }
 
 /// A recurring job to keep scheduled.
@@ -225,6 +227,7 @@ impl Registry {
             Registered {
                 handler: Arc::new(handler),
                 limit: None,
+                user_enqueue: false,
             },
         );
         self
@@ -236,6 +239,21 @@ impl Registry {
             r.limit = Some(max_running.max(1));
         }
         self
+    }
+
+    /// Lets signed-in users enqueue `job_type` through `POST /v1/jobs` (as the job's owner).
+    /// Only for types whose handler checks the payload against what the owner may do: the
+    /// payload and tree id come from the user.
+    pub fn allow_user_enqueue(&mut self, job_type: &str) -> &mut Self {
+        if let Some(r) = self.handlers.get_mut(job_type) {
+            r.user_enqueue = true;
+        }
+        self
+    }
+
+    /// Whether `job_type` is registered and users may enqueue it.
+    pub fn user_enqueueable(&self, job_type: &str) -> bool {
+        self.handlers.get(job_type).is_some_and(|r| r.user_enqueue)
     }
 
     /// Enqueues `job_type` with `payload` on every tick of `cron` (UTC; 5 fields, or 6 with

@@ -121,6 +121,7 @@ impl JobsService {
         let worker = Worker::new(queue.clone(), registry, config, metrics);
         let api = ApiState {
             queue: queue.clone(),
+            registry: worker.registry().clone(),
             auth,
             sse_poll: Duration::from_millis(250),
         };

@@ -5,17 +5,18 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use crate::error::StoreError;
 use crate::model::{
-    ClaimRequest, Claimed, Enqueued, Failure, Job, JobFilter, JobState, LeaseStatus, Millis,
-    NewJob, Schedule, TypeCount,
+    ClaimRequest, Claimed, Enqueued, Job, JobFilter, JobState, LeaseStatus, Millis, NewJob,
+    Outcome, Schedule, TypeCount,
 };
-use crate::store::{JobStore, StoreFuture, decode_job, decode_schedule, new_id, parse_state, sql};
+use crate::store::{
+    JobStore, OutcomeColumns, StoreFuture, decode_job, decode_schedule, in_order, new_id, sql,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -26,6 +27,15 @@ const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1,
         AND job_type IN (SELECT value FROM json_each($5)) \
         ORDER BY priority DESC, run_after, id LIMIT $6) \
     RETURNING *";
+
+/// One statement for a whole batch of outcomes, passed as a JSON array of objects.
+const RECORD_OUTCOMES: &str = sql::outcome_update!(
+    "(SELECT value ->> '$.id' AS id, value ->> '$.token' AS token, value ->> '$.kind' AS kind, \
+    value ->> '$.result' AS result, value ->> '$.error' AS error, \
+    value ->> '$.retry_at' AS retry_at, $2 AS now FROM json_each($1))",
+    // SQLite resolves RETURNING against the updated table only.
+    "id, state"
+);
 
 /// The queue on SQLite.
 #[derive(Clone, Debug)]
@@ -196,51 +206,30 @@ impl JobStore for SqliteStore {
         })
     }
 
-    fn complete(&self, id: &str, token: &str, result: Value, now: Millis) -> StoreFuture<'_, bool> {
-        let (id, token) = (id.to_owned(), token.to_owned());
-        Box::pin(async move {
-            let done = sqlx::query(sql::COMPLETE)
-                .bind(id)
-                .bind(token)
-                .bind(result.to_string())
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-            Ok(done.rows_affected() == 1)
-        })
-    }
-
-    fn fail(
+    fn record_outcomes(
         &self,
-        id: &str,
-        token: &str,
-        failure: Failure,
+        outcomes: Vec<Outcome>,
         now: Millis,
-    ) -> StoreFuture<'_, Option<JobState>> {
-        let (id, token) = (id.to_owned(), token.to_owned());
+    ) -> StoreFuture<'_, Vec<Option<JobState>>> {
         Box::pin(async move {
-            let row: Option<(String,)> = sqlx::query_as(sql::FAIL)
-                .bind(id)
-                .bind(token)
-                .bind(failure.error)
-                .bind(failure.retry_at)
+            if outcomes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let c = OutcomeColumns::new(&outcomes);
+            let rows: Vec<serde_json::Value> = (0..outcomes.len())
+                .map(|i| {
+                    serde_json::json!({
+                        "id": c.ids[i], "token": c.tokens[i], "kind": c.kinds[i],
+                        "result": c.results[i], "error": c.errors[i], "retry_at": c.retry_at[i],
+                    })
+                })
+                .collect();
+            let rows: Vec<(String, String)> = sqlx::query_as(RECORD_OUTCOMES)
+                .bind(serde_json::Value::Array(rows).to_string())
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_all(&self.pool)
                 .await?;
-            row.map(|(s,)| parse_state(&s)).transpose()
-        })
-    }
-
-    fn mark_cancelled(&self, id: &str, token: &str, now: Millis) -> StoreFuture<'_, bool> {
-        let (id, token) = (id.to_owned(), token.to_owned());
-        Box::pin(async move {
-            let done = sqlx::query(sql::MARK_CANCELLED)
-                .bind(id)
-                .bind(token)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-            Ok(done.rows_affected() == 1)
+            in_order(&outcomes, rows)
         })
     }
 

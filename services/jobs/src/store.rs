@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::error::StoreError;
 use crate::model::{
     ClaimRequest, Claimed, Enqueued, Failure, Job, JobFilter, JobState, LeaseStatus, Millis,
-    NewJob, Schedule, TypeCount,
+    NewJob, Outcome, OutcomeKind, Schedule, TypeCount,
 };
 
 /// A boxed store future (the port is used as `dyn JobStore`).
@@ -43,8 +43,20 @@ pub trait JobStore: Send + Sync + 'static {
         message: Option<String>,
         now: Millis,
     ) -> StoreFuture<'_, bool>;
+    /// Records the outcomes of leased jobs in one statement (one commit). Each outcome is
+    /// fenced by its lease token: the result, in input order, is the job's new state, or `None`
+    /// when the lease was lost (someone else owns the job now, or it was recovered). Ids must be
+    /// distinct within one call.
+    fn record_outcomes(
+        &self,
+        outcomes: Vec<Outcome>,
+        now: Millis,
+    ) -> StoreFuture<'_, Vec<Option<JobState>>>;
     /// Marks a leased job succeeded; false when the lease is lost (someone else owns it now).
-    fn complete(&self, id: &str, token: &str, result: Value, now: Millis) -> StoreFuture<'_, bool>;
+    fn complete(&self, id: &str, token: &str, result: Value, now: Millis) -> StoreFuture<'_, bool> {
+        let one = self.record_one(id, token, OutcomeKind::Succeeded(result), now);
+        Box::pin(async move { Ok(one.await?.is_some()) })
+    }
     /// Records a failed attempt: back to `queued` at `retry_at` while attempts remain, else
     /// `failed`. `None` when the lease is lost, else the new state.
     fn fail(
@@ -53,9 +65,30 @@ pub trait JobStore: Send + Sync + 'static {
         token: &str,
         failure: Failure,
         now: Millis,
-    ) -> StoreFuture<'_, Option<JobState>>;
+    ) -> StoreFuture<'_, Option<JobState>> {
+        self.record_one(id, token, OutcomeKind::Failed(failure), now)
+    }
     /// Marks a leased job cancelled (its handler stopped after a cancel request).
-    fn mark_cancelled(&self, id: &str, token: &str, now: Millis) -> StoreFuture<'_, bool>;
+    fn mark_cancelled(&self, id: &str, token: &str, now: Millis) -> StoreFuture<'_, bool> {
+        let one = self.record_one(id, token, OutcomeKind::Cancelled, now);
+        Box::pin(async move { Ok(one.await?.is_some()) })
+    }
+    /// [`JobStore::record_outcomes`] for a single job.
+    fn record_one(
+        &self,
+        id: &str,
+        token: &str,
+        kind: OutcomeKind,
+        now: Millis,
+    ) -> StoreFuture<'_, Option<JobState>> {
+        let outcome = Outcome {
+            id: id.to_owned(),
+            lease_token: token.to_owned(),
+            kind,
+        };
+        let all = self.record_outcomes(vec![outcome], now);
+        Box::pin(async move { Ok(all.await?.into_iter().next().flatten()) })
+    }
     /// Gives a leased job back to the queue without counting the attempt (worker shutdown).
     fn release(&self, id: &str, token: &str, now: Millis) -> StoreFuture<'_, bool>;
     /// Cancels a queued job at once, or asks a running one to stop. `None` if no such job.
@@ -99,18 +132,33 @@ pub(crate) mod sql {
         WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING cancel_requested";
     pub const PROGRESS: &str = "UPDATE jobs SET progress = $3, progress_message = $4, updated_at = $5 \
         WHERE id = $1 AND lease_token = $2 AND state = 'running'";
-    pub const COMPLETE: &str = "UPDATE jobs SET state = 'succeeded', result = $3, progress = 1, \
-        error = NULL, finished_at = $4, updated_at = $4, lease_owner = NULL, lease_token = NULL, \
-        lease_expires_at = NULL WHERE id = $1 AND lease_token = $2 AND state = 'running'";
-    pub const FAIL: &str = "UPDATE jobs SET \
-        state = CASE WHEN $4 IS NOT NULL AND attempts < max_attempts THEN 'queued' ELSE 'failed' END, \
-        run_after = CASE WHEN $4 IS NOT NULL AND attempts < max_attempts THEN $4 ELSE run_after END, \
-        finished_at = CASE WHEN $4 IS NOT NULL AND attempts < max_attempts THEN NULL ELSE $5 END, \
-        error = $3, updated_at = $5, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL \
-        WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING state";
-    pub const MARK_CANCELLED: &str = "UPDATE jobs SET state = 'cancelled', finished_at = $3, \
-        updated_at = $3, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL \
-        WHERE id = $1 AND lease_token = $2 AND state = 'running'";
+    /// The `SET` of the outcome update, shared by both dialects: the `FROM` source `o` has
+    /// columns `id, token, kind, result, error, retry_at, now` (one row per outcome).
+    macro_rules! outcome_update {
+        ($from:literal, $returning:literal) => {
+            concat!(
+                "UPDATE jobs AS j SET ",
+                "state = CASE WHEN o.kind <> 'failed' THEN o.kind ",
+                "WHEN o.retry_at IS NOT NULL AND j.attempts < j.max_attempts THEN 'queued' ",
+                "ELSE 'failed' END, ",
+                "result = CASE WHEN o.kind = 'succeeded' THEN o.result ELSE j.result END, ",
+                "progress = CASE WHEN o.kind = 'succeeded' THEN 1 ELSE j.progress END, ",
+                "error = CASE o.kind WHEN 'succeeded' THEN NULL WHEN 'failed' THEN o.error ",
+                "ELSE j.error END, ",
+                "run_after = CASE WHEN o.kind = 'failed' AND o.retry_at IS NOT NULL ",
+                "AND j.attempts < j.max_attempts THEN o.retry_at ELSE j.run_after END, ",
+                "finished_at = CASE WHEN o.kind = 'failed' AND o.retry_at IS NOT NULL ",
+                "AND j.attempts < j.max_attempts THEN NULL ELSE o.now END, ",
+                "updated_at = o.now, lease_owner = NULL, lease_token = NULL, ",
+                "lease_expires_at = NULL FROM ",
+                $from,
+                " AS o WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running' ",
+                "RETURNING ",
+                $returning
+            )
+        };
+    }
+    pub(crate) use outcome_update;
     pub const RELEASE: &str = "UPDATE jobs SET state = 'queued', attempts = attempts - 1, \
         run_after = $3, updated_at = $3, lease_owner = NULL, lease_token = NULL, \
         lease_expires_at = NULL WHERE id = $1 AND lease_token = $2 AND state = 'running'";
@@ -201,6 +249,56 @@ macro_rules! decode_schedule {
     }};
 }
 pub(crate) use decode_schedule;
+
+/// The columns of one outcome row as both adapters bind them.
+pub(crate) struct OutcomeColumns {
+    pub ids: Vec<String>,
+    pub tokens: Vec<String>,
+    pub kinds: Vec<&'static str>,
+    pub results: Vec<Option<String>>,
+    pub errors: Vec<Option<String>>,
+    pub retry_at: Vec<Option<Millis>>,
+}
+
+impl OutcomeColumns {
+    pub(crate) fn new(outcomes: &[Outcome]) -> Self {
+        let n = outcomes.len();
+        let mut c = OutcomeColumns {
+            ids: Vec::with_capacity(n),
+            tokens: Vec::with_capacity(n),
+            kinds: Vec::with_capacity(n),
+            results: Vec::with_capacity(n),
+            errors: Vec::with_capacity(n),
+            retry_at: Vec::with_capacity(n),
+        };
+        for o in outcomes {
+            c.ids.push(o.id.clone());
+            c.tokens.push(o.lease_token.clone());
+            c.kinds.push(o.kind.name());
+            let (result, error, retry_at) = match &o.kind {
+                OutcomeKind::Succeeded(v) => (Some(v.to_string()), None, None),
+                OutcomeKind::Failed(f) => (None, Some(f.error.clone()), f.retry_at),
+                OutcomeKind::Cancelled => (None, None, None),
+            };
+            c.results.push(result);
+            c.errors.push(error);
+            c.retry_at.push(retry_at);
+        }
+        c
+    }
+}
+
+/// Puts `RETURNING id, state` rows back in the order of `outcomes` (`None`: lease lost).
+pub(crate) fn in_order(
+    outcomes: &[Outcome],
+    rows: Vec<(String, String)>,
+) -> Result<Vec<Option<JobState>>, StoreError> {
+    let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+    for (id, state) in rows {
+        by_id.insert(id, parse_state(&state)?);
+    }
+    Ok(outcomes.iter().map(|o| by_id.get(&o.id).copied()).collect())
+}
 
 pub(crate) fn parse_json(s: &str) -> Result<Value, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("JSON column: {e}")))

@@ -8,16 +8,105 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::error::JobsError;
 use crate::metrics::JobMetrics;
-use crate::model::{ClaimRequest, Claimed, Failure, JobState, LeaseStatus, NewJob, now_ms};
+use crate::model::{
+    ClaimRequest, Claimed, Failure, JobState, LeaseStatus, NewJob, Outcome, OutcomeKind, now_ms,
+};
 use crate::queue::JobQueue;
 use crate::registry::{JobContext, JobError, Registered, Registry};
 use crate::schedule::CronExpr;
+use crate::store::JobStore;
+
+/// What the outcome writer answers: the job's new state, `None` when the lease was lost.
+type Recorded = Result<Option<JobState>, String>;
+
+/// An outcome waiting for the writer, and where to tell its job how it went.
+struct Pending {
+    outcome: Outcome,
+    reply: oneshot::Sender<Recorded>,
+}
+
+/// Writes outcomes in batches: takes what has arrived (waiting up to `linger` for more, up to
+/// `max` in all), records them in one statement, answers each job, repeats. Ends when every
+/// sender is gone and everything received has been written.
+async fn write_outcomes(
+    store: Arc<dyn JobStore>,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+    max: usize,
+    linger: Duration,
+) {
+    let max = max.max(1);
+    let mut carry: Vec<Pending> = Vec::new();
+    let mut open = true;
+    loop {
+        if carry.is_empty() {
+            if !open {
+                return;
+            }
+            match rx.recv().await {
+                Some(p) => carry.push(p),
+                None => return,
+            }
+        }
+        let mut batch: Vec<Pending> = Vec::with_capacity(max.min(64));
+        let mut later = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        let mut take = |p: Pending, batch: &mut Vec<Pending>, later: &mut Vec<Pending>| {
+            // A job re-claimed by this worker may have a stale outcome in flight; keep ids
+            // distinct per statement so each answer matches its own lease.
+            if batch.len() < max && ids.insert(p.outcome.id.clone()) {
+                batch.push(p);
+            } else {
+                later.push(p);
+            }
+        };
+        for p in carry.drain(..) {
+            take(p, &mut batch, &mut later);
+        }
+        while open && batch.len() < max {
+            match rx.try_recv() {
+                Ok(p) => take(p, &mut batch, &mut later),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => open = false,
+            }
+        }
+        if open && batch.len() < max && !linger.is_zero() {
+            let deadline = tokio::time::Instant::now() + linger;
+            while batch.len() < max {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(p)) => take(p, &mut batch, &mut later),
+                    Ok(None) => {
+                        open = false;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        carry = later;
+        let (outcomes, replies): (Vec<Outcome>, Vec<_>) =
+            batch.into_iter().map(|p| (p.outcome, p.reply)).unzip();
+        match store.record_outcomes(outcomes, now_ms()).await {
+            Ok(states) => {
+                for (reply, state) in replies.into_iter().zip(states) {
+                    let _ = reply.send(Ok(state));
+                }
+            }
+            Err(e) => {
+                let e = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -36,6 +125,11 @@ pub struct WorkerConfig {
     pub grace: Duration,
     /// Retry delays.
     pub backoff: Backoff,
+    /// Most outcomes written in one statement.
+    pub outcome_batch: usize,
+    /// How long the outcome writer waits for more outcomes before writing a batch that is not
+    /// full (outcomes arriving while a write is in flight join the next batch anyway).
+    pub outcome_linger: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -49,6 +143,8 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_secs(1),
             grace: Duration::from_secs(25),
             backoff: Backoff::default(),
+            outcome_batch: 256,
+            outcome_linger: Duration::from_millis(2),
         }
     }
 }
@@ -108,6 +204,11 @@ impl Worker {
         }
     }
 
+    /// The job types this worker runs.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
     /// This worker's id.
     pub fn id(&self) -> &str {
         &self.config.worker_id
@@ -121,6 +222,13 @@ impl Worker {
     /// period, and gives the rest back to the queue.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), JobsError> {
         self.install_schedules(now_ms()).await?;
+        let (outcomes, rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_outcomes(
+            self.queue.store().clone(),
+            rx,
+            self.config.outcome_batch,
+            self.config.outcome_linger,
+        ));
         let mut tasks = JoinSet::new();
         let mut last_maintenance: Option<Instant> = None;
         tracing::info!(worker_id = %self.config.worker_id, types = ?self.registry.types(), "worker started");
@@ -150,7 +258,8 @@ impl Worker {
             let got = claimed.len();
             for c in claimed {
                 let worker = self.clone();
-                tasks.spawn(async move { worker.run_job(c).await });
+                let outcomes = outcomes.clone();
+                tasks.spawn(async move { worker.run_job(c, outcomes).await });
             }
             if got > 0 && self.config.concurrency - tasks.len() >= batch {
                 continue; // more may be waiting
@@ -163,11 +272,22 @@ impl Worker {
             }
             while tasks.try_join_next().is_some() {}
         }
-        self.drain(tasks).await;
+        let finished = self.drain(tasks).await;
+        // Every job task is gone, so this was the last sender: the writer records what it holds
+        // and stops. Only then are leases still held given back.
+        drop(outcomes);
+        if let Err(e) = writer.await {
+            tracing::error!(error = %e, "the outcome writer stopped");
+        }
+        if !finished {
+            self.release_all().await;
+        }
         Ok(())
     }
 
-    async fn drain(&self, mut tasks: JoinSet<()>) {
+    /// Waits for running jobs within the grace period, then aborts the rest; true when all
+    /// finished in time.
+    async fn drain(&self, mut tasks: JoinSet<()>) -> bool {
         let running = tasks.len();
         if running > 0 {
             tracing::info!(running, grace = ?self.config.grace, "worker draining");
@@ -177,10 +297,15 @@ impl Worker {
         })
         .await;
         if finished.is_ok() {
-            return;
+            return true;
         }
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
+        false
+    }
+
+    /// Gives every lease this worker still holds back to the queue (after a hard stop).
+    async fn release_all(&self) {
         let leases: Vec<(String, String)> = self
             .lock()
             .leases
@@ -320,7 +445,7 @@ impl Worker {
         Ok(claimed)
     }
 
-    async fn run_job(self, claimed: Claimed) {
+    async fn run_job(self, claimed: Claimed, outcomes: mpsc::UnboundedSender<Pending>) {
         let Claimed { job, lease_token } = claimed;
         let (id, job_type, attempt) = (job.id.clone(), job.job_type.clone(), job.attempts);
         let cancel = self
@@ -368,55 +493,65 @@ impl Worker {
             self.forget(&id, &job_type);
             return;
         }
-        let store = self.queue.store();
-        let now = now_ms();
-        let recorded = match outcome {
-            Ok(result) => store
-                .complete(&id, &lease_token, result, now)
-                .await
-                .inspect(|ok| {
-                    if *ok {
-                        self.metrics.succeeded(&job_type);
-                        tracing::info!(parent: &span, "job succeeded");
-                    }
-                }),
-            Err(JobError::Cancelled) => store.mark_cancelled(&id, &lease_token, now).await,
+        let kind = match outcome {
+            Ok(result) => OutcomeKind::Succeeded(result),
+            Err(JobError::Cancelled) => OutcomeKind::Cancelled,
             Err(JobError::Retry(error)) | Err(JobError::Fatal(error)) if cancel.is_cancelled() => {
                 tracing::info!(parent: &span, %error, "job stopped after cancellation");
-                store.mark_cancelled(&id, &lease_token, now).await
+                OutcomeKind::Cancelled
             }
             Err(e) => {
                 let retry_at = match &e {
-                    JobError::Retry(_) => Some(now + millis(self.config.backoff.delay(attempt))),
+                    JobError::Retry(_) => {
+                        Some(now_ms() + millis(self.config.backoff.delay(attempt)))
+                    }
                     _ => None,
                 };
-                let error = e.to_string();
-                let state = store
-                    .fail(
-                        &id,
-                        &lease_token,
-                        Failure {
-                            error: error.clone(),
-                            retry_at,
-                        },
-                        now,
-                    )
-                    .await;
-                state.map(|s| match s {
-                    Some(JobState::Queued) => {
-                        self.metrics.retried(&job_type);
-                        tracing::warn!(parent: &span, %error, "job attempt failed; will retry");
-                        true
-                    }
-                    Some(_) => {
-                        self.metrics.failed(&job_type);
-                        tracing::error!(parent: &span, %error, "job failed");
-                        true
-                    }
-                    None => false,
+                OutcomeKind::Failed(Failure {
+                    error: e.to_string(),
+                    retry_at,
                 })
             }
         };
+        let error = match &kind {
+            OutcomeKind::Failed(f) => Some(f.error.clone()),
+            _ => None,
+        };
+        // The job counts as done only once the writer has committed its outcome; until then it
+        // keeps its slot, and a crash before the commit leaves it to lease recovery.
+        let (reply, answer) = oneshot::channel();
+        let sent = outcomes.send(Pending {
+            outcome: Outcome {
+                id: id.clone(),
+                lease_token: lease_token.clone(),
+                kind,
+            },
+            reply,
+        });
+        let stopped = || Err("the outcome writer stopped".to_owned());
+        let recorded: Recorded = match sent {
+            Ok(()) => answer.await.unwrap_or_else(|_| stopped()),
+            Err(_) => stopped(),
+        };
+        let recorded = recorded.map(|state| match state {
+            Some(JobState::Succeeded) => {
+                self.metrics.succeeded(&job_type);
+                tracing::info!(parent: &span, "job succeeded");
+                true
+            }
+            Some(JobState::Queued) => {
+                self.metrics.retried(&job_type);
+                tracing::warn!(parent: &span, error = error.as_deref().unwrap_or(""), "job attempt failed; will retry");
+                true
+            }
+            Some(JobState::Failed) => {
+                self.metrics.failed(&job_type);
+                tracing::error!(parent: &span, error = error.as_deref().unwrap_or(""), "job failed");
+                true
+            }
+            Some(_) => true,
+            None => false,
+        });
         match recorded {
             Ok(true) => {}
             Ok(false) => {

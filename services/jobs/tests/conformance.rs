@@ -9,7 +9,9 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use dzinza_jobs::model::{ClaimRequest, Failure, JobFilter, LeaseStatus, Schedule};
+use dzinza_jobs::model::{
+    ClaimRequest, Failure, JobFilter, LeaseStatus, Outcome, OutcomeKind, Schedule,
+};
 use dzinza_jobs::{JobState, JobStore, NewJob};
 use serde_json::json;
 
@@ -625,6 +627,136 @@ async fn list_filters_and_pages(s: Arc<dyn JobStore>, _b: Arc<dyn JobStore>) {
     assert!(queued.is_empty());
 }
 
+/// Several outcomes in one statement: each is applied by its own rules and fenced by its own
+/// lease token; a stale one changes nothing and is reported as lost.
+async fn batched_outcomes(s: Arc<dyn JobStore>, b: Arc<dyn JobStore>) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let max = if i == 2 { 1 } else { 3 };
+        let e = s
+            .enqueue(NewJob::new("t", json!({"i": i})).max_attempts(max), T0)
+            .await
+            .unwrap();
+        ids.push(e.job.id);
+    }
+    let mine = s.claim(claim_req("w1", &["t"], 5, T0)).await.unwrap();
+    assert_eq!(mine.len(), 5);
+    let token = mine[0].lease_token.clone();
+    // Job 4's lease lapses and another worker claims it: w1's outcome for it must not land.
+    b.heartbeat(&ids[0], &token, T0 + 40_000, LEASE)
+        .await
+        .unwrap();
+    b.heartbeat(&ids[1], &token, T0 + 40_000, LEASE)
+        .await
+        .unwrap();
+    b.heartbeat(&ids[2], &token, T0 + 40_000, LEASE)
+        .await
+        .unwrap();
+    b.heartbeat(&ids[3], &token, T0 + 40_000, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(b.recover_expired(T0 + LEASE + 1).await.unwrap(), 1);
+    let theirs = b
+        .claim(claim_req("w2", &["t"], 5, T0 + LEASE + 1))
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].job.id, ids[4]);
+
+    let now = T0 + LEASE + 2;
+    let outcome = |i: usize, kind: OutcomeKind| Outcome {
+        id: ids[i].clone(),
+        lease_token: token.clone(),
+        kind,
+    };
+    let failure = |retry_at| {
+        OutcomeKind::Failed(Failure {
+            error: "boom".into(),
+            retry_at,
+        })
+    };
+    let states = s
+        .record_outcomes(
+            vec![
+                outcome(4, OutcomeKind::Succeeded(json!("stale"))),
+                outcome(0, OutcomeKind::Succeeded(json!({"ok": "yes"}))),
+                outcome(1, failure(Some(now + 5_000))),
+                outcome(2, failure(Some(now + 5_000))),
+                outcome(3, OutcomeKind::Cancelled),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        states,
+        vec![
+            None,
+            Some(JobState::Succeeded),
+            Some(JobState::Queued),
+            Some(JobState::Failed),
+            Some(JobState::Cancelled),
+        ]
+    );
+    let get = |i: usize| {
+        let s = s.clone();
+        let id = ids[i].clone();
+        async move { s.get(&id).await.unwrap().unwrap() }
+    };
+    let ok = get(0).await;
+    assert_eq!(
+        (
+            ok.state,
+            ok.result,
+            ok.progress,
+            ok.finished_at,
+            ok.lease_owner
+        ),
+        (
+            JobState::Succeeded,
+            Some(json!({"ok": "yes"})),
+            1.0,
+            Some(now),
+            None
+        )
+    );
+    let retried = get(1).await;
+    assert_eq!(
+        (
+            retried.state,
+            retried.run_after,
+            retried.error.as_deref(),
+            retried.finished_at
+        ),
+        (JobState::Queued, now + 5_000, Some("boom"), None)
+    );
+    let failed = get(2).await;
+    assert_eq!(
+        (failed.state, failed.error.as_deref(), failed.finished_at),
+        (JobState::Failed, Some("boom"), Some(now))
+    );
+    assert_eq!(get(3).await.state, JobState::Cancelled);
+    // The other worker still owns job 4 and can finish it.
+    let other = get(4).await;
+    assert_eq!(
+        (other.state, other.lease_owner.as_deref(), other.result),
+        (JobState::Running, Some("w2"), None)
+    );
+    assert!(
+        b.complete(&ids[4], &theirs[0].lease_token, json!("theirs"), now + 1)
+            .await
+            .unwrap()
+    );
+    // A second write of an outcome already recorded matches nothing.
+    assert_eq!(
+        s.record_outcomes(vec![outcome(0, OutcomeKind::Cancelled)], now + 2)
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    assert!(s.record_outcomes(Vec::new(), now).await.unwrap().is_empty());
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -661,4 +793,5 @@ suite!(
     cron_fires_once_per_tick_across_workers,
     queue_depth_is_exact,
     list_filters_and_pages,
+    batched_outcomes,
 );

@@ -91,6 +91,42 @@ impl Api {
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, body)
     }
+
+    /// `POST /v1/jobs` as `user` with `body`, and an `Idempotency-Key` header when given.
+    async fn enqueue(
+        &self,
+        user: Option<&str>,
+        key: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Option<String>, Value) {
+        let mut req = Request::post(format!("{}/v1/jobs", self.base))
+            .header("content-type", "application/json");
+        if let Some(sub) = user {
+            req = req.header(
+                "authorization",
+                format!("Bearer {}", self.issuer.token(sub, &[])),
+            );
+        }
+        if let Some(key) = key {
+            req = req.header("idempotency-key", key);
+        }
+        let resp = self
+            .client
+            .request(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            location,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,4 +365,130 @@ async fn users_see_only_their_jobs_and_admins_handle_dead_letters() {
         json!({"total": 2, "by_type": {"doomed": 1, "other": 1}})
     );
     drop(backend);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_enqueue_allowed_types_with_idempotency_keys() {
+    let mut registry = Registry::new();
+    registry.register("export", |ctx: JobContext| async move {
+        Ok(json!({"owner": ctx.owner_id(), "tree": ctx.tree_id(), "payload": ctx.payload()}))
+    });
+    registry.allow_user_enqueue("export");
+    registry.register("internal_cleanup", |_ctx: JobContext| async {
+        Ok(Value::Null)
+    });
+    let (api, _backend) = start(registry).await;
+    let field = |body: &Value| body["errors"][0]["field"].as_str().unwrap_or("").to_owned();
+
+    let body = json!({"type": "export", "payload": {"format": "gedcom"}, "tree_id": "t1"});
+    let (status, _, _) = api.enqueue(None, None, &body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    for (bad, name) in [
+        (json!({"type": "nope"}), "type"),
+        (json!({"type": "internal_cleanup"}), "type"),
+        (json!({"type": "export", "payload": [1, 2]}), "payload"),
+        (json!({"type": "export", "payload": "x"}), "payload"),
+        (
+            json!({"type": "export", "idempotency_key": ""}),
+            "idempotency_key",
+        ),
+    ] {
+        let (status, _, problem) = api.enqueue(Some("u1"), None, &bad).await;
+        assert_eq!(
+            (status, field(&problem)),
+            (StatusCode::UNPROCESSABLE_ENTITY, name.to_owned()),
+            "{bad}"
+        );
+        assert_eq!(problem["code"], "validation_failed");
+    }
+    let (status, _, _) = api
+        .enqueue(
+            Some("u1"),
+            None,
+            &json!({"type": "export", "owner_id": "u2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields");
+    let (status, _, problem) = api
+        .enqueue(
+            Some("u1"),
+            Some("k1"),
+            &json!({"type": "export", "idempotency_key": "k2"}),
+        )
+        .await;
+    assert_eq!(
+        (status, field(&problem)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key".to_owned()
+        )
+    );
+
+    // Created, owned by the caller, and run by the worker.
+    let (status, location, job) = api.enqueue(Some("u1"), Some("k1"), &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/api/v1/jobs/{id}").as_str())
+    );
+    assert_eq!(
+        (&job["owner_id"], &job["tree_id"], &job["job_type"]),
+        (&json!("u1"), &json!("t1"), &json!("export"))
+    );
+    // The same key, in the header or in the body, returns the same job.
+    let (status, _, again) = api.enqueue(Some("u1"), Some("k1"), &body).await;
+    assert_eq!((status, &again["id"]), (StatusCode::OK, &json!(id)));
+    let mut keyed = body.clone();
+    keyed["idempotency_key"] = json!("k1");
+    let (status, _, again) = api.enqueue(Some("u1"), None, &keyed).await;
+    assert_eq!((status, &again["id"]), (StatusCode::OK, &json!(id)));
+    // Keys are per user: another user's k1 is another job, theirs.
+    let (status, _, other) = api.enqueue(Some("u2"), Some("k1"), &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(other["id"], json!(id));
+    assert_eq!(other["owner_id"], "u2");
+    // Without a key every request is a new job; a missing payload is an empty object.
+    let (status, _, bare) = api
+        .enqueue(Some("u1"), None, &json!({"type": "export"}))
+        .await;
+    assert_eq!(
+        (status, &bare["payload"]),
+        (StatusCode::CREATED, &json!({}))
+    );
+    assert_ne!(bare["id"], json!(id));
+
+    let mut done = Value::Null;
+    for _ in 0..6000 {
+        let (_, job) = api
+            .call("GET", &format!("/v1/jobs/{id}"), Some(("u1", &[])))
+            .await;
+        if job["state"] == "succeeded" {
+            done = job;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        done["result"],
+        json!({"owner": "u1", "tree": "t1", "payload": {"format": "gedcom"}})
+    );
+    let (status, _) = api
+        .call("GET", &format!("/v1/jobs/{id}"), Some(("u2", &[])))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    api.stop.cancel();
+}
+
+#[test]
+fn openapi_documents_enqueue() {
+    let doc = serde_json::to_value(dzinza_jobs::http::openapi()).unwrap();
+    let post = &doc["paths"]["/api/v1/jobs"]["post"];
+    assert!(post["requestBody"].is_object(), "{post}");
+    for status in ["200", "201", "401", "422"] {
+        assert!(post["responses"][status].is_object(), "{status}: {post}");
+    }
+    assert!(doc["paths"]["/api/v1/jobs"]["get"].is_object());
+    assert!(doc["components"]["schemas"]["EnqueueRequest"].is_object());
 }
