@@ -53,6 +53,13 @@ pub struct MergeOutcome {
     pub history_id: String,
 }
 
+/// Every id the caller's notifications can be addressed to.
+fn recipients(actor: &Actor) -> Vec<String> {
+    let mut ids = vec![actor.user_id.clone()];
+    ids.extend(actor.email.as_deref().map(super::email_recipient));
+    ids
+}
+
 impl Genealogy {
     async fn entry_trees(&self, entry: &HistoryEntry) -> Result<Vec<FamilyTree>> {
         self.trees(&mut HashMap::new(), &entry.tree_ids).await
@@ -468,7 +475,7 @@ impl Genealogy {
         page: PageRequest,
     ) -> Result<Paged<Notification>> {
         let key = if filter.unread { "unread" } else { "user" };
-        let mut q = Query::by_key(Collection::Notifications, key, &actor.user_id)
+        let mut q = Query::by_keys(Collection::Notifications, key, &recipients(actor))
             .page(page.offset, page.limit);
         q.order = Order::SortDesc;
         let (items, total) = self.find::<Notification>(&q).await?;
@@ -485,7 +492,7 @@ impl Genealogy {
         let n: Notification = self
             .load(id)
             .await?
-            .filter(|n: &Notification| n.user_id == actor.user_id)
+            .filter(|n: &Notification| recipients(actor).contains(&n.user_id))
             .ok_or(GenealogyError::NotFound("notification"))?;
         let mut read = n.clone();
         read.read = true;
@@ -501,10 +508,10 @@ impl Genealogy {
     /// Marks all the caller's notifications read; returns how many were unread.
     pub async fn mark_all_read(&self, actor: &Actor) -> Result<u64> {
         let (unread, _) = self
-            .find::<Notification>(&Query::by_key(
+            .find::<Notification>(&Query::by_keys(
                 Collection::Notifications,
                 "unread",
-                &actor.user_id,
+                &recipients(actor),
             ))
             .await?;
         let n = unread.len() as u64;

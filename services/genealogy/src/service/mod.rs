@@ -64,6 +64,11 @@ impl From<StoreError> for GenealogyError {
     }
 }
 
+/// The recipient id of notifications for someone invited by `email` who has no user id yet.
+pub fn email_recipient(email: &str) -> String {
+    format!("email:{}", email.to_lowercase())
+}
+
 /// A 422 naming one field.
 pub fn invalid(field: &str, message: &str) -> GenealogyError {
     GenealogyError::Validation(vec![FieldError {
@@ -339,20 +344,23 @@ impl Genealogy {
         message: String,
         person_id: Option<&str>,
     ) {
-        let mut users: Vec<&str> = std::iter::once(tree.owner_id.as_str())
-            .chain(
-                tree.collaborators
-                    .iter()
-                    .filter_map(|c| c.user_id.as_deref()),
-            )
-            .filter(|u| *u != actor.user_id)
+        // Collaborators invited by email have no user id yet; their notifications are addressed
+        // to the email and found through the email claim of their token.
+        let me = actor.email.as_deref().map(email_recipient);
+        let mut users: Vec<String> = std::iter::once(tree.owner_id.clone())
+            .chain(tree.collaborators.iter().filter_map(|c| {
+                c.user_id
+                    .clone()
+                    .or_else(|| c.email.as_deref().map(email_recipient))
+            }))
+            .filter(|u| *u != actor.user_id && Some(u) != me.as_ref())
             .collect();
         users.sort();
         users.dedup();
         for user in users {
             set.notify(Notification {
                 id: new_id(),
-                user_id: user.to_owned(),
+                user_id: user.clone(),
                 kind: kind.to_owned(),
                 message: message.clone(),
                 tree_id: Some(tree.id.clone()),

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use dzinza_gedcom::date::{DateValue, GenDate};
+use dzinza_gedcom::date::GenDate;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -176,7 +176,7 @@ fn parse_date(text: Option<String>) -> Result<Option<GenDate>> {
         Some(t) if t.trim().is_empty() => Ok(None),
         Some(t) => {
             let d = GenDate::parse_owned(t);
-            if d.value == DateValue::Invalid {
+            if !d.is_valid() {
                 return Err(invalid(
                     "date",
                     "is not a genealogical date (e.g. 12 MAR 1850, ABT 1850, BET 1850 AND 1860)",
