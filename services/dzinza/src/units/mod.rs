@@ -17,6 +17,7 @@ use dzinza_kit::metrics::Metrics;
 use dzinza_kit::server::Shutdown;
 
 pub mod auth;
+pub mod genealogy;
 pub mod worker;
 
 /// What `dzinza serve` runs.
@@ -28,6 +29,8 @@ pub enum Target {
     Gateway,
     /// Identity: users, sessions, MFA, admin and audit.
     Auth,
+    /// Family trees, persons, relationships, events, sources, history and merges.
+    Genealogy,
     /// Durable background jobs: the worker loop and the jobs API (service name `jobs`).
     Worker,
 }
@@ -58,6 +61,7 @@ impl Target {
             Target::All => "all",
             Target::Gateway => "gateway",
             Target::Auth => "auth",
+            Target::Genealogy => "genealogy",
             Target::Worker => "jobs",
         }
     }
@@ -102,6 +106,7 @@ pub struct Unit {
 pub async fn build(target: Target, ctx: &UnitContext<'_>) -> anyhow::Result<Unit> {
     match target {
         Target::Auth => auth::build(ctx).await,
+        Target::Genealogy => genealogy::build(ctx).await,
         Target::Worker => worker::build(ctx).await,
         Target::All | Target::Gateway => {
             anyhow::bail!("{} is not a service unit", target.name())
@@ -113,6 +118,7 @@ pub async fn build(target: Target, ctx: &UnitContext<'_>) -> anyhow::Result<Unit
 pub async fn migrate(target: Target, common: &CommonArgs) -> anyhow::Result<()> {
     match target {
         Target::Auth => auth::migrate(common).await,
+        Target::Genealogy => genealogy::migrate(common).await,
         Target::Worker => worker::migrate(common).await,
         // The gateway keeps no state.
         Target::All | Target::Gateway => Ok(()),

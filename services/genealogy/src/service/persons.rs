@@ -1,0 +1,744 @@
+//! Persons: create, read (masked as the policy says), change, delete, link to trees, search.
+
+use std::collections::{BTreeMap, HashMap};
+
+use dzinza_gedcom::date::GenDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ChangeSet, Genealogy, GenealogyError, PageRequest, Paged, Result, invalid};
+use crate::model::{
+    Collection, Event, EventType, ExternalId, FamilyTree, Millis, Name, Person, PersonPrivacy,
+    Place, Relationship, Sex, fold, new_id,
+};
+use crate::policy::{self, Actor, Visibility, tree_access};
+use crate::store::{Order, Query, Select};
+
+/// People born longer ago than this, with no death recorded, are presumed dead.
+pub const LIVING_YEARS: i64 = 110;
+
+/// Creating a person.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPerson {
+    /// At least one name.
+    pub names: Vec<Name>,
+    /// Sex.
+    #[serde(default)]
+    pub sex: Option<Sex>,
+    /// Living, when known; otherwise inferred.
+    #[serde(default)]
+    pub living: Option<bool>,
+    /// Privacy.
+    #[serde(default)]
+    pub privacy: Option<PersonPrivacy>,
+    /// Notes.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// External ids.
+    #[serde(default)]
+    pub external_ids: Vec<ExternalId>,
+    /// Citations.
+    #[serde(default)]
+    pub citation_ids: Vec<String>,
+    /// Extra attributes.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Changing a person: absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonPatch {
+    /// Names (replaces all).
+    pub names: Option<Vec<Name>>,
+    /// Sex.
+    pub sex: Option<Sex>,
+    /// Living: `true`/`false` states it; send `"living": null` via `clear_living` to infer.
+    pub living: Option<bool>,
+    /// Go back to inferring the living flag.
+    #[serde(default)]
+    pub clear_living: bool,
+    /// Privacy.
+    pub privacy: Option<PersonPrivacy>,
+    /// Notes (replaces all).
+    pub notes: Option<Vec<String>>,
+    /// Tags (replaces all).
+    pub tags: Option<Vec<String>>,
+    /// External ids (replaces all).
+    pub external_ids: Option<Vec<ExternalId>>,
+    /// Citations (replaces all).
+    pub citation_ids: Option<Vec<String>>,
+    /// Attributes (replaces all).
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// A birth or death as shown with a person.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Vital {
+    /// The event.
+    pub event_id: String,
+    /// When.
+    #[schema(value_type = Option<Object>)]
+    pub date: Option<GenDate>,
+    /// Where.
+    pub place: Option<Place>,
+}
+
+/// A person as the caller may see them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PersonView {
+    /// Id.
+    pub id: String,
+    /// Trees.
+    pub tree_ids: Vec<String>,
+    /// Names ("Living" when masked).
+    pub names: Vec<Name>,
+    /// Sex.
+    pub sex: Sex,
+    /// Whether living (stated or inferred).
+    pub living: bool,
+    /// The stated living flag, if any.
+    pub living_stated: Option<bool>,
+    /// Privacy.
+    pub privacy: PersonPrivacy,
+    /// Notes.
+    pub notes: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// External ids.
+    pub external_ids: Vec<ExternalId>,
+    /// Citations.
+    pub citation_ids: Vec<String>,
+    /// Attributes.
+    pub attributes: BTreeMap<String, String>,
+    /// Birth (or baptism when no birth is recorded).
+    pub birth: Option<Vital>,
+    /// Death (or burial when no death is recorded).
+    pub death: Option<Vital>,
+    /// Whether details are withheld (living person in a tree the caller does not belong to).
+    pub masked: bool,
+    /// Created.
+    pub created_at: Millis,
+    /// Last changed.
+    pub updated_at: Millis,
+}
+
+/// Sort orders of a person listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonSort {
+    /// Surname, then given names.
+    #[default]
+    Name,
+    /// Reverse name order.
+    NameDesc,
+    /// Most recently changed first.
+    Updated,
+}
+
+/// Filters of a person listing.
+#[derive(Debug, Clone, Default)]
+pub struct PersonFilter {
+    /// Name prefix (any given name, surname, nickname or full name).
+    pub name: Option<String>,
+    /// Exact surname.
+    pub surname: Option<String>,
+    /// Sex.
+    pub sex: Option<Sex>,
+    /// Tag.
+    pub tag: Option<String>,
+    /// Order.
+    pub sort: PersonSort,
+}
+
+/// Julian Day Number of the Unix epoch.
+const JDN_UNIX_EPOCH: i64 = 2_440_588;
+
+fn principal_events<'a>(events: &'a [Event], person: &'a str) -> impl Iterator<Item = &'a Event> {
+    events.iter().filter(move |e| e.is_principal(person))
+}
+
+/// Whether a person is living: stated, or no death-like event and born less than
+/// [`LIVING_YEARS`] ago. With no birth date either, the person counts as living: masking someone
+/// long dead is a smaller harm than exposing someone alive.
+pub fn is_living(person: &Person, events: &[Event], now: Millis) -> bool {
+    if let Some(stated) = person.living {
+        return stated;
+    }
+    let mine: Vec<&Event> = principal_events(events, &person.id).collect();
+    if mine.iter().any(|e| e.event_type.implies_death()) {
+        return false;
+    }
+    let born = mine
+        .iter()
+        .filter(|e| matches!(e.event_type, EventType::Birth | EventType::Baptism))
+        .filter_map(|e| e.date.as_ref())
+        .filter_map(|d| {
+            let (a, b) = d.range();
+            b.or(a)
+        })
+        .min();
+    let today = now.div_euclid(86_400_000) + JDN_UNIX_EPOCH;
+    let limit = today - LIVING_YEARS * 36_525 / 100;
+    born.is_none_or(|jdn| jdn > limit)
+}
+
+fn vital(events: &[Event], person: &str, types: [EventType; 2]) -> Option<Vital> {
+    let [first, second] = types;
+    let pick = |t: &EventType| {
+        principal_events(events, person)
+            .filter(|e| &e.event_type == t)
+            .min_by(|a, b| a.date.cmp(&b.date))
+            .map(|e| Vital {
+                event_id: e.id.clone(),
+                date: e.date.clone(),
+                place: e.place.clone(),
+            })
+    };
+    pick(&first).or_else(|| pick(&second))
+}
+
+/// Renders a person for a caller with visibility `vis` (never `Hidden`).
+pub fn render(person: &Person, events: &[Event], living: bool, vis: Visibility) -> PersonView {
+    let masked = vis != Visibility::Full;
+    if masked {
+        return PersonView {
+            id: person.id.clone(),
+            tree_ids: person.tree_ids.clone(),
+            names: vec![Name {
+                given: "Living".into(),
+                ..Name::default()
+            }],
+            sex: person.sex,
+            living: true,
+            living_stated: None,
+            privacy: person.privacy,
+            notes: vec![],
+            tags: vec![],
+            external_ids: vec![],
+            citation_ids: vec![],
+            attributes: BTreeMap::new(),
+            birth: None,
+            death: None,
+            masked: true,
+            created_at: person.created_at,
+            updated_at: person.updated_at,
+        };
+    }
+    PersonView {
+        id: person.id.clone(),
+        tree_ids: person.tree_ids.clone(),
+        names: person.names.clone(),
+        sex: person.sex,
+        living,
+        living_stated: person.living,
+        privacy: person.privacy,
+        notes: person.notes.clone(),
+        tags: person.tags.clone(),
+        external_ids: person.external_ids.clone(),
+        citation_ids: person.citation_ids.clone(),
+        attributes: person.attributes.clone(),
+        birth: vital(events, &person.id, [EventType::Birth, EventType::Baptism]),
+        death: vital(events, &person.id, [EventType::Death, EventType::Burial]),
+        masked: false,
+        created_at: person.created_at,
+        updated_at: person.updated_at,
+    }
+}
+
+fn check_names(names: &[Name]) -> Result<Vec<Name>> {
+    if names.is_empty() {
+        return Err(invalid("names", "give at least one name"));
+    }
+    let mut out = Vec::with_capacity(names.len());
+    for (i, n) in names.iter().enumerate() {
+        let mut n = n.clone();
+        n.given = n.given.trim().to_owned();
+        n.surname = n.surname.trim().to_owned();
+        if n.given.is_empty() && n.surname.is_empty() {
+            return Err(invalid(
+                &format!("names.{i}.given"),
+                "a name needs a given name or a surname",
+            ));
+        }
+        if n.given.chars().count() > 200 || n.surname.chars().count() > 200 {
+            return Err(invalid(&format!("names.{i}"), "at most 200 characters"));
+        }
+        out.push(n);
+    }
+    Ok(out)
+}
+
+fn clean_list(items: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = items
+        .into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    out.dedup();
+    out
+}
+
+/// A person with what deciding on them needs.
+pub(crate) struct Seen {
+    pub person: Person,
+    pub events: Vec<Event>,
+    pub trees: Vec<FamilyTree>,
+    pub living: bool,
+    pub vis: Visibility,
+}
+
+impl Seen {
+    pub(crate) fn view(&self) -> PersonView {
+        render(&self.person, &self.events, self.living, self.vis)
+    }
+}
+
+impl Genealogy {
+    /// Loads persons with their events and trees and decides what the caller sees of each.
+    pub(crate) async fn see_many(
+        &self,
+        actor: &Actor,
+        persons: Vec<Person>,
+        cache: &mut HashMap<String, FamilyTree>,
+    ) -> Result<Vec<Seen>> {
+        let ids: Vec<String> = persons.iter().map(|p| p.id.clone()).collect();
+        let (events, _) = self
+            .find::<Event>(&Query::by_keys(Collection::Events, "person", &ids))
+            .await?;
+        let mut tree_ids: Vec<String> = persons.iter().flat_map(|p| p.tree_ids.clone()).collect();
+        tree_ids.sort();
+        tree_ids.dedup();
+        self.trees(cache, &tree_ids).await?;
+        let now = self.now();
+        Ok(persons
+            .into_iter()
+            .map(|person| {
+                let mine: Vec<Event> = events
+                    .iter()
+                    .filter(|e| e.participants.iter().any(|p| p.person_id == person.id))
+                    .cloned()
+                    .collect();
+                let trees: Vec<FamilyTree> = person
+                    .tree_ids
+                    .iter()
+                    .filter_map(|t| cache.get(t).cloned())
+                    .collect();
+                let living = is_living(&person, &mine, now);
+                let vis = policy::person_visibility(&person, living, &trees, actor);
+                Seen {
+                    person,
+                    events: mine,
+                    trees,
+                    living,
+                    vis,
+                }
+            })
+            .collect())
+    }
+
+    /// One person as the caller sees them; not found when hidden.
+    pub(crate) async fn see(&self, actor: &Actor, id: &str) -> Result<Seen> {
+        let person: Person = self
+            .load(id)
+            .await?
+            .ok_or(GenealogyError::NotFound("person"))?;
+        let seen = self
+            .see_many(actor, vec![person], &mut HashMap::new())
+            .await?
+            .pop()
+            .ok_or(GenealogyError::NotFound("person"))?;
+        if seen.vis == Visibility::Hidden {
+            return Err(GenealogyError::NotFound("person"));
+        }
+        Ok(seen)
+    }
+
+    /// A person the caller may change.
+    pub(crate) async fn editable_person(&self, actor: &Actor, id: &str) -> Result<Seen> {
+        let seen = self.see(actor, id).await?;
+        if !policy::can_edit_person(&seen.person, &seen.trees, actor) {
+            return Err(GenealogyError::Forbidden(
+                "changing this person needs the editor role in one of their trees".into(),
+            ));
+        }
+        Ok(seen)
+    }
+
+    /// Adds a person to a tree.
+    pub async fn create_person(
+        &self,
+        actor: &Actor,
+        tree_id: &str,
+        input: NewPerson,
+    ) -> Result<PersonView> {
+        let tree = self.editable_tree(actor, tree_id).await?;
+        let now = self.now();
+        let person = Person {
+            id: new_id(),
+            tree_ids: vec![tree.id.clone()],
+            names: check_names(&input.names)?,
+            sex: input.sex.unwrap_or_default(),
+            living: input.living,
+            privacy: input.privacy.unwrap_or_default(),
+            notes: clean_list(input.notes),
+            tags: clean_list(input.tags),
+            external_ids: input.external_ids,
+            citation_ids: input.citation_ids,
+            attributes: input.attributes,
+            created_at: now,
+            updated_at: now,
+        };
+        self.check_citations(&person.tree_ids, &person.citation_ids, "citation_ids")
+            .await?;
+        let mut set = ChangeSet::new();
+        set.put(None, &person);
+        self.notify_members(
+            &mut set,
+            &tree,
+            actor,
+            "person_added",
+            format!("{} was added to \"{}\".", person.display_name(), tree.name),
+            Some(&person.id),
+        );
+        self.commit(
+            set,
+            "person_created",
+            actor,
+            vec![person.id.clone()],
+            vec![tree.id.clone()],
+        )
+        .await?;
+        let living = is_living(&person, &[], now);
+        Ok(render(&person, &[], living, Visibility::Full))
+    }
+
+    /// One person.
+    pub async fn get_person(&self, actor: &Actor, id: &str) -> Result<PersonView> {
+        Ok(self.see(actor, id).await?.view())
+    }
+
+    /// Changes a person.
+    pub async fn update_person(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: PersonPatch,
+    ) -> Result<PersonView> {
+        let seen = self.editable_person(actor, id).await?;
+        let before = seen.person.clone();
+        let mut p = before.clone();
+        if let Some(names) = patch.names {
+            p.names = check_names(&names)?;
+        }
+        if let Some(sex) = patch.sex {
+            p.sex = sex;
+        }
+        if patch.clear_living {
+            p.living = None;
+        }
+        if let Some(l) = patch.living {
+            p.living = Some(l);
+        }
+        if let Some(v) = patch.privacy {
+            p.privacy = v;
+        }
+        if let Some(v) = patch.notes {
+            p.notes = clean_list(v);
+        }
+        if let Some(v) = patch.tags {
+            p.tags = clean_list(v);
+        }
+        if let Some(v) = patch.external_ids {
+            p.external_ids = v;
+        }
+        if let Some(v) = patch.citation_ids {
+            self.check_citations(&p.tree_ids, &v, "citation_ids")
+                .await?;
+            p.citation_ids = v;
+        }
+        if let Some(v) = patch.attributes {
+            p.attributes = v;
+        }
+        p.updated_at = self.now();
+        let mut set = ChangeSet::new();
+        set.put(Some(&before), &p);
+        for tree in &seen.trees {
+            self.notify_members(
+                &mut set,
+                tree,
+                actor,
+                "person_changed",
+                format!("{} was changed in \"{}\".", p.display_name(), tree.name),
+                Some(&p.id),
+            );
+        }
+        self.commit(
+            set,
+            "person_updated",
+            actor,
+            vec![p.id.clone()],
+            p.tree_ids.clone(),
+        )
+        .await?;
+        let living = is_living(&p, &seen.events, self.now());
+        Ok(render(&p, &seen.events, living, Visibility::Full))
+    }
+
+    /// Deletes a person with their relationships; events they alone took part in go too, and
+    /// they are taken off shared events. Recorded in history, so it can be reverted.
+    pub async fn delete_person(&self, actor: &Actor, id: &str) -> Result<()> {
+        let seen = self.editable_person(actor, id).await?;
+        let mut set = ChangeSet::new();
+        let (rels, _) = self
+            .find::<Relationship>(&Query::by_key(Collection::Relationships, "person", id))
+            .await?;
+        let mut persons = vec![id.to_owned()];
+        for r in &rels {
+            persons.extend(r.persons().iter().map(|p| (*p).to_owned()));
+            set.delete(r);
+        }
+        for e in &seen.events {
+            let mut after = e.clone();
+            after.participants.retain(|p| p.person_id != id);
+            if after.participants.is_empty() {
+                set.delete(e);
+            } else {
+                after.updated_at = self.now();
+                set.put(Some(e), &after);
+            }
+        }
+        set.delete(&seen.person);
+        for tree in &seen.trees {
+            self.notify_members(
+                &mut set,
+                tree,
+                actor,
+                "person_deleted",
+                format!(
+                    "{} was deleted from \"{}\".",
+                    seen.person.display_name(),
+                    tree.name
+                ),
+                Some(id),
+            );
+        }
+        self.commit(
+            set,
+            "person_deleted",
+            actor,
+            persons,
+            seen.person.tree_ids.clone(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Lists a tree's persons, paged with the total; outsiders never see private people.
+    pub async fn list_persons(
+        &self,
+        actor: &Actor,
+        tree_id: &str,
+        filter: PersonFilter,
+        page: PageRequest,
+    ) -> Result<Paged<PersonView>> {
+        let (tree, access) = self.tree_for(actor, tree_id).await?;
+        let tree_key = if access.is_member() {
+            "tree"
+        } else {
+            "open_tree"
+        };
+        let mut q =
+            Query::by_key(Collection::Persons, tree_key, &tree.id).page(page.offset, page.limit);
+        if let Some(name) = filter.name.as_deref().map(fold).filter(|n| !n.is_empty()) {
+            q.select = Select::Prefix {
+                key: "name".into(),
+                prefix: name,
+            };
+            q.narrow.push(vec![(tree_key.into(), tree.id.clone())]);
+        }
+        if let Some(s) = filter
+            .surname
+            .as_deref()
+            .map(fold)
+            .filter(|n| !n.is_empty())
+        {
+            q.narrow.push(vec![("surname".into(), s)]);
+        }
+        if let Some(t) = filter.tag.as_deref().map(fold).filter(|n| !n.is_empty()) {
+            q.narrow.push(vec![("tag".into(), t)]);
+        }
+        if let Some(sex) = filter.sex {
+            q.fields.push(("sex".into(), super::codec::value_of(&sex)));
+        }
+        q.order = match filter.sort {
+            PersonSort::Name => Order::Sort,
+            PersonSort::NameDesc => Order::SortDesc,
+            PersonSort::Updated => Order::UpdatedDesc,
+        };
+        let (persons, total) = self.find::<Person>(&q).await?;
+        let mut cache = HashMap::from([(tree.id.clone(), tree)]);
+        let seen = self.see_many(actor, persons, &mut cache).await?;
+        Ok(Paged {
+            items: seen
+                .iter()
+                .filter(|s| s.vis != Visibility::Hidden)
+                .map(Seen::view)
+                .collect(),
+            total,
+            offset: page.offset,
+            limit: page.limit,
+        })
+    }
+
+    /// Searches persons by name prefix in one tree, or in every tree the caller belongs to.
+    pub async fn search_persons(
+        &self,
+        actor: &Actor,
+        name: &str,
+        tree_id: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Paged<PersonView>> {
+        let prefix = fold(name);
+        if prefix.is_empty() {
+            return Err(invalid("name", "must not be empty"));
+        }
+        let narrow = match tree_id {
+            Some(t) => {
+                let (tree, access) = self.tree_for(actor, t).await?;
+                let key = if access.is_member() {
+                    "tree"
+                } else {
+                    "open_tree"
+                };
+                vec![(key.to_owned(), tree.id)]
+            }
+            None => {
+                let mine = self
+                    .list_trees(
+                        actor,
+                        super::TreeScope::Mine,
+                        PageRequest::new(None, Some(200)),
+                    )
+                    .await?;
+                mine.items
+                    .into_iter()
+                    .map(|t| ("tree".to_owned(), t.tree.id))
+                    .collect()
+            }
+        };
+        if narrow.is_empty() {
+            return Ok(Paged {
+                items: vec![],
+                total: 0,
+                offset: page.offset,
+                limit: page.limit,
+            });
+        }
+        let mut q = Query::by_key(Collection::Persons, "", "").page(page.offset, page.limit);
+        q.select = Select::Prefix {
+            key: "name".into(),
+            prefix,
+        };
+        q.narrow.push(narrow);
+        let (persons, total) = self.find::<Person>(&q).await?;
+        let seen = self.see_many(actor, persons, &mut HashMap::new()).await?;
+        Ok(Paged {
+            items: seen
+                .iter()
+                .filter(|s| s.vis != Visibility::Hidden)
+                .map(Seen::view)
+                .collect(),
+            total,
+            offset: page.offset,
+            limit: page.limit,
+        })
+    }
+
+    /// Adds an existing person to another tree (editor in both).
+    pub async fn link_person(
+        &self,
+        actor: &Actor,
+        person_id: &str,
+        tree_id: &str,
+    ) -> Result<PersonView> {
+        let seen = self.editable_person(actor, person_id).await?;
+        let tree = self.editable_tree(actor, tree_id).await?;
+        if seen.person.tree_ids.contains(&tree.id) {
+            return Ok(seen.view());
+        }
+        let mut p = seen.person.clone();
+        p.tree_ids.push(tree.id.clone());
+        p.updated_at = self.now();
+        let mut set = ChangeSet::new();
+        set.put(Some(&seen.person), &p);
+        self.commit(
+            set,
+            "person_linked",
+            actor,
+            vec![p.id.clone()],
+            p.tree_ids.clone(),
+        )
+        .await?;
+        Ok(render(&p, &seen.events, seen.living, Visibility::Full))
+    }
+
+    /// Takes a person out of a tree (editor there); a person's last tree cannot be unlinked.
+    pub async fn unlink_person(&self, actor: &Actor, person_id: &str, tree_id: &str) -> Result<()> {
+        let seen = self.see(actor, person_id).await?;
+        let tree = self.editable_tree(actor, tree_id).await?;
+        if !seen.person.tree_ids.contains(&tree.id) {
+            return Err(GenealogyError::NotFound("person in this tree"));
+        }
+        if seen.person.tree_ids.len() == 1 {
+            return Err(GenealogyError::Conflict(
+                "this is the person's only tree; delete the person instead".into(),
+            ));
+        }
+        let mut p = seen.person.clone();
+        p.tree_ids.retain(|t| t != &tree.id);
+        p.updated_at = self.now();
+        let mut set = ChangeSet::new();
+        set.put(Some(&seen.person), &p);
+        self.commit(
+            set,
+            "person_unlinked",
+            actor,
+            vec![p.id.clone()],
+            seen.person.tree_ids.clone(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Whether every citation exists in one of `tree_ids` (422 on `field` otherwise).
+    pub(crate) async fn check_citations(
+        &self,
+        tree_ids: &[String],
+        ids: &[String],
+        field: &str,
+    ) -> Result<()> {
+        let found: Vec<crate::model::Citation> = self.load_many(ids).await?;
+        for (i, id) in ids.iter().enumerate() {
+            if !found
+                .iter()
+                .any(|c| &c.id == id && tree_ids.contains(&c.tree_id))
+            {
+                return Err(invalid(
+                    &format!("{field}.{i}"),
+                    "no such citation in this tree",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the caller belongs to (not just reads) one of these trees.
+    pub(crate) fn member_of_any(trees: &[FamilyTree], actor: &Actor) -> bool {
+        trees.iter().any(|t| tree_access(t, actor).is_member())
+    }
+}

@@ -1,0 +1,219 @@
+//! The documents port: JSON documents in collections, found through index keys.
+//!
+//! Adapters: [`sqlite::SqliteStore`] (embedded default). Every adapter passes the one
+//! conformance suite in `tests/suite`. A document carries `(key, value)` pairs (`tree` → tree
+//! id, `person` → person id, `name` → folded name token, ...) and one sort string; queries select
+//! by keys, optionally narrowed by more keys and equality on top-level body fields, and page in
+//! sort order with a total count. [`DocumentStore::commit`] applies several writes atomically,
+//! each optionally conditional on the current body (optimistic concurrency).
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::model::Collection;
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write found a different current document.
+    #[error("{collection:?} {id} changed concurrently")]
+    Conflict {
+        /// Collection.
+        collection: Collection,
+        /// Document id.
+        id: String,
+    },
+    /// A stored document is not valid JSON.
+    #[error("corrupt document {0}: {1}")]
+    Corrupt(String, String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A stored document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    /// Id, unique within the collection.
+    pub id: String,
+    /// The body.
+    pub body: Value,
+    /// Index keys.
+    pub keys: Vec<(String, String)>,
+    /// Position in listings.
+    pub sort: String,
+    /// Last change, for "recently changed" listings.
+    pub updated_at: i64,
+}
+
+/// What a conditional write expects to find.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expect {
+    /// Anything.
+    Any,
+    /// No document with this id.
+    Absent,
+    /// Exactly this body (compared as JSON values).
+    Body(Value),
+}
+
+/// One write of an atomic commit.
+#[derive(Clone, Debug)]
+pub struct Write {
+    /// Collection.
+    pub collection: Collection,
+    /// Document id.
+    pub id: String,
+    /// The new document, or `None` to delete.
+    pub doc: Option<Document>,
+    /// Precondition.
+    pub expect: Expect,
+}
+
+impl Write {
+    /// Puts `doc` unconditionally.
+    pub fn put(collection: Collection, doc: Document) -> Write {
+        Write {
+            collection,
+            id: doc.id.clone(),
+            doc: Some(doc),
+            expect: Expect::Any,
+        }
+    }
+
+    /// Deletes unconditionally.
+    pub fn delete(collection: Collection, id: &str) -> Write {
+        Write {
+            collection,
+            id: id.to_owned(),
+            doc: None,
+            expect: Expect::Any,
+        }
+    }
+
+    /// Adds a precondition.
+    pub fn expecting(mut self, expect: Expect) -> Write {
+        self.expect = expect;
+        self
+    }
+}
+
+/// Which documents a query starts from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Select {
+    /// Those with any of these `(key, value)` pairs.
+    Any(Vec<(String, String)>),
+    /// Those with a value of `key` starting with `prefix`.
+    Prefix {
+        /// Key.
+        key: String,
+        /// Prefix of the value.
+        prefix: String,
+    },
+}
+
+/// Listing order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// By sort string, ascending.
+    #[default]
+    Sort,
+    /// By sort string, descending.
+    SortDesc,
+    /// Most recently changed first.
+    UpdatedDesc,
+    /// Least recently changed first.
+    Updated,
+}
+
+/// A query.
+#[derive(Clone, Debug)]
+pub struct Query {
+    /// Collection.
+    pub collection: Collection,
+    /// Starting set.
+    pub select: Select,
+    /// Each group narrows the set to documents having any pair of the group.
+    pub narrow: Vec<Vec<(String, String)>>,
+    /// Equality on top-level body fields (`("sex", "female")`).
+    pub fields: Vec<(String, Value)>,
+    /// Order.
+    pub order: Order,
+    /// Skip this many.
+    pub offset: u64,
+    /// At most this many (`None`: all).
+    pub limit: Option<u64>,
+}
+
+impl Query {
+    /// All documents of `collection` having `key` = `value`, in sort order.
+    pub fn by_key(collection: Collection, key: &str, value: &str) -> Query {
+        Query {
+            collection,
+            select: Select::Any(vec![(key.to_owned(), value.to_owned())]),
+            narrow: Vec::new(),
+            fields: Vec::new(),
+            order: Order::Sort,
+            offset: 0,
+            limit: None,
+        }
+    }
+
+    /// All documents having `key` equal to any of `values`.
+    pub fn by_keys<'a>(
+        collection: Collection,
+        key: &str,
+        values: impl IntoIterator<Item = &'a String>,
+    ) -> Query {
+        let mut q = Query::by_key(collection, key, "");
+        q.select = Select::Any(
+            values
+                .into_iter()
+                .map(|v| (key.to_owned(), v.clone()))
+                .collect(),
+        );
+        q
+    }
+
+    /// Sets offset and limit.
+    pub fn page(mut self, offset: u64, limit: u64) -> Query {
+        self.offset = offset;
+        self.limit = Some(limit);
+        self
+    }
+}
+
+/// A page of results and how many match in all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    /// The documents.
+    pub items: Vec<Document>,
+    /// Matching documents in all.
+    pub total: u64,
+}
+
+/// The documents port.
+#[async_trait]
+pub trait DocumentStore: Send + Sync + 'static {
+    /// Creates tables or collections and indexes.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Whether the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// One document.
+    async fn get(&self, collection: Collection, id: &str) -> Result<Option<Document>, StoreError>;
+    /// Several documents by id (missing ones are left out; order unspecified).
+    async fn get_many(
+        &self,
+        collection: Collection,
+        ids: &[String],
+    ) -> Result<Vec<Document>, StoreError>;
+    /// A page of matching documents with the total.
+    async fn find(&self, query: &Query) -> Result<Page, StoreError>;
+    /// Applies every write or none; a failed precondition is [`StoreError::Conflict`].
+    async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+}

@@ -1,0 +1,474 @@
+//! The documents-port conformance suite: every adapter must pass all of it.
+//!
+//! `run(store)` takes a freshly migrated store; each check uses its own ids, so the suite can
+//! share one database.
+
+#![allow(
+    clippy::unwrap_used,
+    dead_code,
+    reason = "tests: a failed step should panic"
+)]
+
+use std::sync::Arc;
+
+use dzinza_genealogy::model::Collection;
+use dzinza_genealogy::store::{
+    Document, DocumentStore, Expect, Order, Query, Select, StoreError, Write,
+};
+use serde_json::{Value, json};
+
+fn doc(id: &str, body: Value, keys: &[(&str, &str)], sort: &str, updated_at: i64) -> Document {
+    Document {
+        id: id.to_owned(),
+        body,
+        keys: keys
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        sort: sort.to_owned(),
+        updated_at,
+    }
+}
+
+fn ids(page: &[Document]) -> Vec<&str> {
+    page.iter().map(|d| d.id.as_str()).collect()
+}
+
+async fn put(store: &dyn DocumentStore, c: Collection, d: Document) {
+    store.commit(vec![Write::put(c, d)]).await.unwrap();
+}
+
+/// Runs every check.
+pub async fn run(store: Arc<dyn DocumentStore>) {
+    let s = store.as_ref();
+    s.ping().await.unwrap();
+    round_trip(s).await;
+    listing_in_sort_order_with_totals(s).await;
+    orders(s).await;
+    prefix_search(s).await;
+    narrowing_and_fields(s).await;
+    rewrites_replace_keys(s).await;
+    commits_are_atomic(s).await;
+    preconditions(s).await;
+    collections_are_separate(s).await;
+    concurrent_conditional_writes(store.clone()).await;
+    // Migrating twice is harmless.
+    s.migrate().await.unwrap();
+}
+
+async fn round_trip(s: &dyn DocumentStore) {
+    let body = json!({"id": "rt1", "name": "Ann", "nested": {"a": [1, 2.5, "x"]}, "flag": true});
+    put(
+        s,
+        Collection::Persons,
+        doc("rt1", body.clone(), &[("tree", "rt")], "ann", 5),
+    )
+    .await;
+    let got = s.get(Collection::Persons, "rt1").await.unwrap().unwrap();
+    assert_eq!(got.body, body);
+    assert_eq!(got.sort, "ann");
+    assert_eq!(got.updated_at, 5);
+    assert!(
+        s.get(Collection::Persons, "missing")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let many = s
+        .get_many(Collection::Persons, &["rt1".into(), "missing".into()])
+        .await
+        .unwrap();
+    assert_eq!(ids(&many), ["rt1"]);
+    assert!(
+        s.get_many(Collection::Persons, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.commit(vec![Write::delete(Collection::Persons, "rt1")])
+        .await
+        .unwrap();
+    assert!(s.get(Collection::Persons, "rt1").await.unwrap().is_none());
+    let page = s
+        .find(&Query::by_key(Collection::Persons, "tree", "rt"))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 0, "a deleted document's keys go with it");
+}
+
+async fn listing_in_sort_order_with_totals(s: &dyn DocumentStore) {
+    for (id, sort) in [
+        ("l3", "carol"),
+        ("l1", "alice"),
+        ("l2", "bob"),
+        ("l4", "dave"),
+    ] {
+        put(
+            s,
+            Collection::Persons,
+            doc(
+                id,
+                json!({"id": id}),
+                &[("tree", "lt"), ("tree", "lt-other")],
+                sort,
+                0,
+            ),
+        )
+        .await;
+    }
+    put(
+        s,
+        Collection::Persons,
+        doc("lx", json!({}), &[("tree", "elsewhere")], "aaa", 0),
+    )
+    .await;
+    let all = s
+        .find(&Query::by_key(Collection::Persons, "tree", "lt"))
+        .await
+        .unwrap();
+    assert_eq!(ids(&all.items), ["l1", "l2", "l3", "l4"]);
+    assert_eq!(all.total, 4);
+    let page = s
+        .find(&Query::by_key(Collection::Persons, "tree", "lt").page(1, 2))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page.items), ["l2", "l3"]);
+    assert_eq!(page.total, 4, "the total ignores paging");
+    let past = s
+        .find(&Query::by_key(Collection::Persons, "tree", "lt").page(10, 2))
+        .await
+        .unwrap();
+    assert!(past.items.is_empty());
+    assert_eq!(past.total, 4);
+    // Any of several values: each document once.
+    let both = s
+        .find(&Query::by_keys(
+            Collection::Persons,
+            "tree",
+            &[
+                "lt".to_owned(),
+                "lt-other".to_owned(),
+                "elsewhere".to_owned(),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(ids(&both.items), ["lx", "l1", "l2", "l3", "l4"]);
+    assert_eq!(both.total, 5);
+}
+
+async fn orders(s: &dyn DocumentStore) {
+    for (id, sort, updated) in [("o1", "a", 30), ("o2", "b", 10), ("o3", "c", 20)] {
+        put(
+            s,
+            Collection::Events,
+            doc(id, json!({}), &[("tree", "ot")], sort, updated),
+        )
+        .await;
+    }
+    let mut q = Query::by_key(Collection::Events, "tree", "ot");
+    for (order, want) in [
+        (Order::Sort, ["o1", "o2", "o3"]),
+        (Order::SortDesc, ["o3", "o2", "o1"]),
+        (Order::UpdatedDesc, ["o1", "o3", "o2"]),
+        (Order::Updated, ["o2", "o3", "o1"]),
+    ] {
+        q.order = order;
+        assert_eq!(ids(&s.find(&q).await.unwrap().items), want, "{order:?}");
+    }
+}
+
+async fn prefix_search(s: &dyn DocumentStore) {
+    let people = [
+        (
+            "p1",
+            "smith\u{1}john",
+            &[("name", "john"), ("name", "john smith"), ("name", "smith")][..],
+        ),
+        (
+            "p2",
+            "smithers\u{1}ann",
+            &[("name", "ann"), ("name", "smithers")][..],
+        ),
+        (
+            "p3",
+            "smyth\u{1}jo",
+            &[("name", "jo"), ("name", "smyth")][..],
+        ),
+        ("p4", "100%\u{1}x", &[("name", "100%"), ("name", "a_b")][..]),
+    ];
+    for (id, sort, keys) in people {
+        let mut keys = keys.to_vec();
+        keys.push(("tree", "pt"));
+        put(
+            s,
+            Collection::Persons,
+            doc(id, json!({"id": id}), &keys, sort, 0),
+        )
+        .await;
+    }
+    let prefix = |p: &str| {
+        let mut q = Query::by_key(Collection::Persons, "", "");
+        q.select = Select::Prefix {
+            key: "name".into(),
+            prefix: p.into(),
+        };
+        q.narrow.push(vec![("tree".into(), "pt".into())]);
+        q
+    };
+    let smi = s.find(&prefix("smi")).await.unwrap();
+    assert_eq!(ids(&smi.items), ["p1", "p2"]);
+    assert_eq!(smi.total, 2);
+    let jo = s.find(&prefix("jo")).await.unwrap();
+    assert_eq!(
+        ids(&jo.items),
+        ["p1", "p3"],
+        "each person once, in sort order"
+    );
+    assert_eq!(jo.total, 2);
+    assert_eq!(ids(&s.find(&prefix("john s")).await.unwrap().items), ["p1"]);
+    assert_eq!(ids(&s.find(&prefix("100%")).await.unwrap().items), ["p4"]);
+    assert!(
+        s.find(&prefix("1%")).await.unwrap().items.is_empty(),
+        "% is literal"
+    );
+    assert!(s.find(&prefix("a%b")).await.unwrap().items.is_empty());
+    assert_eq!(ids(&s.find(&prefix("a_")).await.unwrap().items), ["p4"]);
+    assert!(
+        s.find(&prefix("ab")).await.unwrap().items.is_empty(),
+        "_ is literal"
+    );
+    assert!(s.find(&prefix("zz")).await.unwrap().items.is_empty());
+    let paged = s.find(&prefix("jo").page(1, 1)).await.unwrap();
+    assert_eq!(ids(&paged.items), ["p3"]);
+    assert_eq!(paged.total, 2);
+}
+
+async fn narrowing_and_fields(s: &dyn DocumentStore) {
+    let rows = [
+        (
+            "n1",
+            "female",
+            true,
+            &[("tree", "nt"), ("tag", "farmer")][..],
+        ),
+        (
+            "n2",
+            "male",
+            true,
+            &[("tree", "nt"), ("tag", "farmer"), ("tag", "soldier")][..],
+        ),
+        (
+            "n3",
+            "female",
+            false,
+            &[("tree", "nt"), ("tag", "soldier")][..],
+        ),
+        ("n4", "female", true, &[("tree", "nt")][..]),
+    ];
+    for (i, (id, sex, alive, keys)) in rows.iter().enumerate() {
+        put(
+            s,
+            Collection::Persons,
+            doc(
+                id,
+                json!({"id": id, "sex": sex, "alive": alive}),
+                keys,
+                &format!("{i}"),
+                0,
+            ),
+        )
+        .await;
+    }
+    let base = Query::by_key(Collection::Persons, "tree", "nt");
+    let mut q = base.clone();
+    q.narrow.push(vec![("tag".into(), "farmer".into())]);
+    assert_eq!(ids(&s.find(&q).await.unwrap().items), ["n1", "n2"]);
+    q.narrow.push(vec![("tag".into(), "soldier".into())]);
+    assert_eq!(
+        ids(&s.find(&q).await.unwrap().items),
+        ["n2"],
+        "groups are ANDed"
+    );
+    let mut q = base.clone();
+    q.narrow.push(vec![
+        ("tag".into(), "farmer".into()),
+        ("tag".into(), "soldier".into()),
+    ]);
+    let either = s.find(&q).await.unwrap();
+    assert_eq!(
+        ids(&either.items),
+        ["n1", "n2", "n3"],
+        "pairs in a group are ORed"
+    );
+    assert_eq!(either.total, 3);
+    let mut q = base.clone();
+    q.fields.push(("sex".into(), json!("female")));
+    let f = s.find(&q).await.unwrap();
+    assert_eq!(ids(&f.items), ["n1", "n3", "n4"]);
+    assert_eq!(f.total, 3);
+    q.fields.push(("alive".into(), json!(true)));
+    assert_eq!(ids(&s.find(&q).await.unwrap().items), ["n1", "n4"]);
+}
+
+async fn rewrites_replace_keys(s: &dyn DocumentStore) {
+    put(
+        s,
+        Collection::Persons,
+        doc("rw", json!({"v": 1}), &[("tree", "rw-a")], "x", 0),
+    )
+    .await;
+    put(
+        s,
+        Collection::Persons,
+        doc("rw", json!({"v": 2}), &[("tree", "rw-b")], "y", 1),
+    )
+    .await;
+    let a = s
+        .find(&Query::by_key(Collection::Persons, "tree", "rw-a"))
+        .await
+        .unwrap();
+    assert_eq!(a.total, 0, "old keys are gone");
+    let b = s
+        .find(&Query::by_key(Collection::Persons, "tree", "rw-b"))
+        .await
+        .unwrap();
+    assert_eq!(b.items[0].body, json!({"v": 2}));
+    assert_eq!(b.items[0].sort, "y");
+}
+
+async fn commits_are_atomic(s: &dyn DocumentStore) {
+    put(
+        s,
+        Collection::Persons,
+        doc("at1", json!({"v": 1}), &[("tree", "at")], "1", 0),
+    )
+    .await;
+    let r = s
+        .commit(vec![
+            Write::put(
+                Collection::Persons,
+                doc("at2", json!({}), &[("tree", "at")], "2", 0),
+            ),
+            Write::delete(Collection::Persons, "at1"),
+            // Fails: at1 is not {"v": 9}.
+            Write::put(Collection::Events, doc("at3", json!({}), &[], "", 0))
+                .expecting(Expect::Absent),
+            Write::put(Collection::Persons, doc("at1", json!({"v": 3}), &[], "", 0))
+                .expecting(Expect::Body(json!({"v": 9}))),
+        ])
+        .await;
+    assert!(
+        matches!(r, Err(StoreError::Conflict { ref id, .. }) if id == "at1"),
+        "{r:?}"
+    );
+    assert!(s.get(Collection::Persons, "at2").await.unwrap().is_none());
+    assert!(s.get(Collection::Events, "at3").await.unwrap().is_none());
+    assert_eq!(
+        s.get(Collection::Persons, "at1")
+            .await
+            .unwrap()
+            .unwrap()
+            .body,
+        json!({"v": 1}),
+        "nothing of a failed commit is applied"
+    );
+    s.commit(vec![]).await.unwrap();
+}
+
+async fn preconditions(s: &dyn DocumentStore) {
+    let d = doc("pc", json!({"v": 1}), &[], "", 0);
+    s.commit(vec![
+        Write::put(Collection::Notes, d.clone()).expecting(Expect::Absent),
+    ])
+    .await
+    .unwrap();
+    let again = s
+        .commit(vec![
+            Write::put(Collection::Notes, d.clone()).expecting(Expect::Absent),
+        ])
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict { .. })));
+    let next = doc("pc", json!({"v": 2}), &[], "", 0);
+    s.commit(vec![
+        Write::put(Collection::Notes, next.clone()).expecting(Expect::Body(json!({"v": 1}))),
+    ])
+    .await
+    .unwrap();
+    let stale = s
+        .commit(vec![
+            Write::put(Collection::Notes, next).expecting(Expect::Body(json!({"v": 1}))),
+        ])
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict { .. })));
+    let gone = s
+        .commit(vec![
+            Write::delete(Collection::Notes, "never").expecting(Expect::Body(json!({}))),
+        ])
+        .await;
+    assert!(matches!(gone, Err(StoreError::Conflict { .. })));
+    s.commit(vec![
+        Write::delete(Collection::Notes, "pc").expecting(Expect::Body(json!({"v": 2}))),
+    ])
+    .await
+    .unwrap();
+}
+
+async fn collections_are_separate(s: &dyn DocumentStore) {
+    put(
+        s,
+        Collection::Sources,
+        doc("same", json!({"c": "s"}), &[("tree", "cs")], "", 0),
+    )
+    .await;
+    put(
+        s,
+        Collection::Citations,
+        doc("same", json!({"c": "c"}), &[("tree", "cs")], "", 0),
+    )
+    .await;
+    assert_eq!(
+        s.get(Collection::Sources, "same")
+            .await
+            .unwrap()
+            .unwrap()
+            .body,
+        json!({"c": "s"})
+    );
+    let cits = s
+        .find(&Query::by_key(Collection::Citations, "tree", "cs"))
+        .await
+        .unwrap();
+    assert_eq!(cits.total, 1);
+    assert_eq!(cits.items[0].body, json!({"c": "c"}));
+}
+
+async fn concurrent_conditional_writes(store: Arc<dyn DocumentStore>) {
+    put(
+        store.as_ref(),
+        Collection::Trees,
+        doc("cc", json!({"n": 0}), &[], "", 0),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for i in 1..=8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .commit(vec![
+                    Write::put(Collection::Trees, doc("cc", json!({"n": i}), &[], "", 0))
+                        .expecting(Expect::Body(json!({"n": 0}))),
+                ])
+                .await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(StoreError::Conflict { .. }) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(wins, 1, "exactly one writer of the same version wins");
+}
