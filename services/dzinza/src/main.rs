@@ -11,6 +11,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Frees from another thread do not contend on an arena lock as glibc's do (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Dzinza: a genealogy platform. Families build trees together, import and export GEDCOM,
 /// merge duplicates, attach photos and search.
 #[derive(Debug, Parser)]

@@ -11,6 +11,10 @@ use axum::response::{IntoResponse, Response};
 use dzinza_kit::http_client::{self, HttpClient};
 use std::time::Duration;
 
+// The allocator the `dzinza` binary uses, so the floor is measured like the gateway.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Clone)]
 struct Proxy {
     client: HttpClient,
