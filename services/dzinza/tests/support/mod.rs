@@ -29,8 +29,16 @@ pub fn free_port() -> SocketAddr {
 impl Dzinza {
     /// Starts `dzinza serve` with `args` and `env`, and waits until `/healthz` answers.
     pub async fn start(args: &[&str], env: &[(&str, String)]) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), args, env).await
+    }
+
+    /// Like [`Dzinza::start`], in a data directory the test prepared first (e.g. with users).
+    pub async fn start_in(
+        data_dir: tempfile::TempDir,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Self {
         let addr = free_port();
-        let data_dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dzinza"));
         cmd.arg("serve")
             .args(args)
@@ -69,6 +77,36 @@ impl Dzinza {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends a JSON request (with a bearer token unless `token` is empty) and returns the
+    /// status and the JSON body (`Null` when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (http::StatusCode, serde_json::Value) {
+        let client = dzinza_kit::http_client::build(Duration::from_secs(5));
+        let mut req = http::Request::builder().method(method).uri(self.url(path));
+        if !token.is_empty() {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let resp = client.request(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// Peak resident memory of the process so far, in bytes (Linux `VmHWM`).
