@@ -31,6 +31,24 @@ pub(crate) const MAX_LEVEL: usize = 99_999;
 #[inline]
 pub(crate) fn parse_line(line: &str) -> Result<LineParts<'_>, LineError> {
     let bytes = line.as_bytes();
+    // Nearly every line is `D TAG[ payload]`: a one-digit level, one space and a tag (no
+    // xref). Its split needs none of the general loops below, and gives the same parts.
+    if let [digit @ b'0'..=b'9', b' ', first, ..] = *bytes
+        && !matches!(first, b' ' | b'\t' | b'@')
+    {
+        let rest = &bytes[2..];
+        let tag_end = 2 + rest
+            .iter()
+            .position(|&b| b == b' ' || b == b'\t')
+            .unwrap_or(rest.len());
+        return Ok(LineParts {
+            level: usize::from(digit - b'0'),
+            xref: None,
+            tag: &line[2..tag_end],
+            payload: line.get(tag_end + 1..).filter(|p| !p.is_empty()),
+            leading_whitespace: false,
+        });
+    }
     let mut i = 0;
     // Nearly every line starts with its level: skip the whitespace scan for those.
     if !bytes.first().is_some_and(u8::is_ascii_digit) {
@@ -183,6 +201,15 @@ mod tests {
         #[test]
         fn agrees_with_the_reference_splitter(
             line in "[ \t\u{feff}\u{0}]{0,3}[0-9]{0,8}[ \t]{0,3}(@[A-Za-z0-9@ ]{0,5}@?)?[ \t]{0,2}[A-Z_é\t ]{0,6}[ @\t]{0,2}[a-zé@ \t]{0,6}"
+        ) {
+            proptest::prop_assert_eq!(parse_line(&line), reference(&line));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_one_digit_fast_path_agrees_with_the_reference(
+            line in "[0-9][ \t]{1,2}[A-Z_@é\t ]{0,12}[ \t]{0,2}[a-zé@ \t]{0,6}"
         ) {
             proptest::prop_assert_eq!(parse_line(&line), reference(&line));
         }

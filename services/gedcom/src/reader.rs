@@ -5,7 +5,7 @@ use crate::encoding::{self, DecodeIssue, Encoding, LineDecoder};
 use crate::escape::{decode_payload, unescape_text};
 use crate::line::{LineError, parse_line};
 use crate::model::{Gedcom, Header, Record};
-use crate::node::{Node, Tag, Value};
+use crate::node::{Node, Tag, Value, spare_children};
 use crate::source::LineSource;
 use crate::version::Version;
 use std::io::{self, Read};
@@ -87,8 +87,6 @@ pub struct GedcomReader<R> {
     options: ReaderOptions,
     text: String,
     pending: Option<Node>,
-    /// Open structures of the record being assembled, kept to reuse its allocation.
-    stack: Vec<Node>,
     /// An empty list of substructures, with capacity, left by the last typed record built.
     spare: Vec<Node>,
     diagnostics: Vec<Diagnostic>,
@@ -187,7 +185,6 @@ impl<R: Read> GedcomReader<R> {
             options,
             text: String::new(),
             pending: None,
-            stack: Vec::new(),
             spare: Vec::new(),
             diagnostics,
             per_code: Vec::new(),
@@ -385,9 +382,11 @@ impl<R: Read> GedcomReader<R> {
         let root = match self.pending.take() {
             Some(root) => root,
             None => loop {
-                match self.read_line()? {
-                    None => return Ok(None),
-                    Some(LineEvent::Node { level, node }) => {
+                // Matched in place rather than through `?`, which copied every event once more.
+                match self.read_line() {
+                    Err(e) => return Err(e),
+                    Ok(None) => return Ok(None),
+                    Ok(Some(LineEvent::Node { level, node })) => {
                         if level != 0 {
                             self.diag(Diagnostic::at(
                                 node.line,
@@ -398,9 +397,9 @@ impl<R: Read> GedcomReader<R> {
                         }
                         break node;
                     }
-                    Some(LineEvent::Continuation {
+                    Ok(Some(LineEvent::Continuation {
                         line, conc, text, ..
-                    }) => {
+                    })) => {
                         self.diag(Diagnostic::at(
                             line,
                             Severity::Warning,
@@ -413,7 +412,7 @@ impl<R: Read> GedcomReader<R> {
                             ..Node::new(tag, Value::from_text(Some(text)))
                         };
                     }
-                    Some(LineEvent::Orphan { text, line }) => {
+                    Ok(Some(LineEvent::Orphan { text, line })) => {
                         self.diag(Diagnostic::at(
                             line,
                             Severity::Error,
@@ -433,29 +432,32 @@ impl<R: Read> GedcomReader<R> {
             root.children = std::mem::take(&mut self.spare);
         }
         root.children.reserve(16);
-        let mut stack = std::mem::take(&mut self.stack);
-        stack.clear();
-        stack.push(root);
+        // The open structures are always the chain of last children from the root, so each
+        // node is moved once, straight into its parent, instead of onto a stack of open
+        // nodes and from there into its parent when it closes. `open` is the depth of the
+        // deepest structure still open (the root is depth 0); the chain may run deeper, into
+        // structures already closed.
+        let mut open = 0usize;
         loop {
-            match self.read_line()? {
-                None => break,
-                Some(LineEvent::Node { level, node }) => {
+            match self.read_line() {
+                Err(e) => return Err(e),
+                Ok(None) => break,
+                Ok(Some(LineEvent::Node { level, node })) => {
                     if level == 0 {
                         self.pending = Some(node);
                         break;
                     }
                     let mut depth = level;
-                    if depth > stack.len() {
+                    if depth > open + 1 {
                         self.diag(Diagnostic::at(
                             node.line,
                             Severity::Warning,
                             "level-jump",
                             format!(
-                                "level {level} follows level {}; attached to the line above",
-                                stack.len() - 1
+                                "level {level} follows level {open}; attached to the line above"
                             ),
                         ));
-                        depth = stack.len();
+                        depth = open + 1;
                     }
                     if depth > max_depth {
                         self.diag(Diagnostic::at(
@@ -466,15 +468,19 @@ impl<R: Read> GedcomReader<R> {
                         ));
                         depth = max_depth;
                     }
-                    fold(&mut stack, depth);
-                    stack.push(node);
+                    let parent = open_at(&mut root, depth - 1);
+                    if parent.children.capacity() == 0 {
+                        parent.children = spare_children();
+                    }
+                    parent.children.push(node);
+                    open = depth;
                 }
-                Some(LineEvent::Continuation {
+                Ok(Some(LineEvent::Continuation {
                     level: 0,
                     conc,
                     text,
                     line,
-                }) => {
+                })) => {
                     // A level-0 CONC/CONT continues nothing; keeping it as its own record
                     // (as at the start of a file) makes writing it back stable.
                     self.diag(Diagnostic::at(
@@ -490,13 +496,13 @@ impl<R: Read> GedcomReader<R> {
                     });
                     break;
                 }
-                Some(LineEvent::Continuation {
+                Ok(Some(LineEvent::Continuation {
                     level,
                     conc,
                     text,
                     line,
-                }) => {
-                    let depth = level.min(stack.len());
+                })) => {
+                    let depth = level.min(open + 1);
                     if level != depth {
                         self.diag(Diagnostic::at(
                             line,
@@ -505,10 +511,9 @@ impl<R: Read> GedcomReader<R> {
                             format!("CONC/CONT at level {level} continues the line above"),
                         ));
                     }
-                    fold(&mut stack, depth);
-                    let Some(target) = stack.last_mut() else {
-                        continue;
-                    };
+                    // The line continues the structure one level up, closing any deeper.
+                    open = depth - 1;
+                    let target = open_at(&mut root, open);
                     if let Value::Pointer(_) = target.value {
                         self.diag(Diagnostic::at(
                             line,
@@ -525,16 +530,14 @@ impl<R: Read> GedcomReader<R> {
                         append(&mut target.value, conc, &text);
                     }
                 }
-                Some(LineEvent::Orphan { text, line }) => {
+                Ok(Some(LineEvent::Orphan { text, line })) => {
                     self.diag(Diagnostic::at(
                         line,
                         Severity::Warning,
                         "no-level",
                         "line without a level number; read as a continuation (CONT) of the line above",
                     ));
-                    let Some(target) = stack.last_mut() else {
-                        continue;
-                    };
+                    let target = open_at(&mut root, open);
                     if let Value::Pointer(_) = target.value {
                         target.children.push(Node {
                             line,
@@ -546,11 +549,24 @@ impl<R: Read> GedcomReader<R> {
                 }
             }
         }
-        fold(&mut stack, 1);
-        let root = stack.pop();
-        self.stack = stack;
-        Ok(root)
+        Ok(Some(root))
     }
+}
+
+/// The open structure at `depth` below `root` (0 is the root itself): the end of the chain of
+/// last children. The chain is at least as long as the open depth, so the walk never stops
+/// early; if it did, the deepest structure reached is returned.
+#[inline]
+fn open_at(root: &mut Node, depth: usize) -> &mut Node {
+    let mut node = root;
+    for _ in 0..depth {
+        if node.children.is_empty() {
+            break;
+        }
+        let last = node.children.len() - 1;
+        node = &mut node.children[last];
+    }
+    node
 }
 
 impl<R: Read> Iterator for GedcomReader<R> {
@@ -652,20 +668,6 @@ fn classify(
                 format!("line {text:?} has a level but no tag; skipped"),
             ));
             None
-        }
-    }
-}
-
-/// Closes open structures until only `depth` remain, attaching each to its parent.
-fn fold(stack: &mut Vec<Node>, depth: usize) {
-    while stack.len() > depth {
-        let Some(child) = stack.pop() else { return };
-        match stack.last_mut() {
-            Some(parent) => parent.children.push(child),
-            None => {
-                stack.push(child);
-                return;
-            }
         }
     }
 }

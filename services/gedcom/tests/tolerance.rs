@@ -302,3 +302,44 @@ fn an_exhausted_id_namespace_is_an_error_not_an_overflow() {
     // 7.0 needs no allocated ids, so the same model writes fine there.
     assert!(write_gedcom(&g, Vec::new(), WriteOptions::for_version(Version::V70)).is_ok());
 }
+
+/// The tree a record's lines become, as `TAG=value[children]`, to compare shapes at a glance.
+fn shape(node: &dzinza_gedcom::Node) -> String {
+    let value = match &node.value {
+        Value::None => String::new(),
+        Value::Text(t) => format!("={t}"),
+        Value::Pointer(p) => format!("=@{p}@"),
+    };
+    let children: Vec<String> = node.children.iter().map(shape).collect();
+    if children.is_empty() {
+        format!("{}{value}", node.tag)
+    } else {
+        format!("{}{value}[{}]", node.tag, children.join(" "))
+    }
+}
+
+#[test]
+fn structures_nest_by_level_through_jumps_continuations_and_orphans() {
+    let text = "0 HEAD\n0 @I1@ INDI\n1 BIRT\n2 DATE 1 JAN 1900\n3 _X deep\n1 NOTE a\n3 CONC b\n\
+                3 _Y y\nno level here\n1 FAMS @F1@\n2 CONT z\n2 _Z after\n1 SEX M\n0 TRLR\n";
+    let mut reader = dzinza_gedcom::GedcomReader::new(text.as_bytes()).unwrap();
+    let head = reader.next_node().unwrap().unwrap();
+    assert_eq!(shape(&head), "HEAD");
+    let indi = reader.next_node().unwrap().unwrap();
+    assert_eq!(
+        shape(&indi),
+        "INDI[BIRT[DATE=1 JAN 1900[_X=deep]] NOTE=ab[_Y=y\nno level here] \
+         FAMS=@F1@[CONT=z _Z=after] SEX=M]"
+    );
+    assert!(reader.next_node().unwrap().is_none());
+    let d = reader.take_diagnostics();
+    assert_eq!(
+        codes_at(&d),
+        vec![
+            ("level-jump", Some(7)),
+            ("level-jump", Some(8)),
+            ("no-level", Some(9)),
+            ("continued-pointer", Some(11)),
+        ]
+    );
+}

@@ -3,7 +3,7 @@
 
 use super::convert::{push_text, push_with, take_text, take_with};
 use crate::date::{DateValue, GenDate};
-use crate::node::{Node, Value};
+use crate::node::{Node, Value, recycle_children};
 use crate::version::Version;
 use crate::writer::Emitter;
 use serde::{Deserialize, Serialize};
@@ -86,13 +86,15 @@ impl CitationData {
             return Err(node);
         }
         let mut d = Self::default();
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "DATE" => take_with(&mut d.date, c, &mut d.extra, DateStructure::from_node),
                 "TEXT" => push_text(&mut d.texts, c, &mut d.extra),
                 _ => d.extra.push(c),
             }
         }
+        recycle_children(children);
         Ok(d)
     }
 
@@ -145,7 +147,8 @@ impl Citation {
             Value::Text(t) => c.description = Some(t),
             Value::None => {}
         }
-        for ch in node.children {
+        let mut children = node.children;
+        for ch in children.drain(..) {
             match ch.tag.as_str() {
                 "PAGE" => take_text(&mut c.page, ch, &mut c.extra),
                 "EVEN" if c.event.is_none() && ch.xref.is_none() => {
@@ -175,6 +178,7 @@ impl Citation {
                 _ => c.extra.push(ch),
             }
         }
+        recycle_children(children);
         Ok(c)
     }
 
@@ -265,13 +269,15 @@ impl DateStructure {
             date: GenDate::parse_owned(text),
             ..Self::default()
         };
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "TIME" => take_text(&mut d.time, c, &mut d.extra),
                 "PHRASE" => take_text(&mut d.phrase, c, &mut d.extra),
                 _ => d.extra.push(c),
             }
         }
+        recycle_children(children);
         Ok(d)
     }
 
@@ -333,7 +339,8 @@ impl Place {
             name: node.value.into_text(),
             ..Self::default()
         };
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "FORM" => take_text(&mut p.form, c, &mut p.extra),
                 "MAP"
@@ -353,6 +360,7 @@ impl Place {
                 _ => p.extra.push(c),
             }
         }
+        recycle_children(children);
         Ok(p)
     }
 
@@ -409,7 +417,8 @@ impl Address {
             text: node.value.into_text(),
             ..Self::default()
         };
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             let slot = match c.tag.as_str() {
                 "ADR1" => &mut a.line1,
                 "ADR2" => &mut a.line2,
@@ -425,6 +434,7 @@ impl Address {
             };
             take_text(slot, c, &mut a.extra);
         }
+        recycle_children(children);
         Ok(a)
     }
 
@@ -464,13 +474,15 @@ impl ChangeDate {
             return Err(node);
         }
         let mut c = Self::default();
-        for ch in node.children {
+        let mut children = node.children;
+        for ch in children.drain(..) {
             match ch.tag.as_str() {
                 "DATE" => take_with(&mut c.date, ch, &mut c.extra, DateStructure::from_node),
                 "NOTE" | "SNOTE" => push_with(&mut c.notes, ch, &mut c.extra, NoteRef::from_node),
                 _ => c.extra.push(ch),
             }
         }
+        recycle_children(children);
         Ok(c)
     }
 

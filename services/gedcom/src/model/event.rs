@@ -2,7 +2,7 @@
 
 use super::common::{Address, Common, DateStructure, Place};
 use super::convert::{take_text, take_with};
-use crate::node::{Node, Tag, Value};
+use crate::node::{Node, Tag, Value, recycle_children};
 use crate::writer::{Emitter, ValueRef};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
@@ -163,7 +163,8 @@ impl Event {
             _ => None,
         };
         let extra = &mut e.extra;
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "TYPE" => take_text(&mut e.kind, c, extra),
                 "DATE" => take_with(&mut e.date, c, extra, DateStructure::from_node),
@@ -192,6 +193,7 @@ impl Event {
                 }
             }
         }
+        recycle_children(children);
     }
 
     pub(crate) fn emit<W: Write>(&self, level: usize, em: &mut Emitter<W>) -> io::Result<()> {

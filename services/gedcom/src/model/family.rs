@@ -35,12 +35,19 @@ pub struct Family {
 impl Family {
     /// Builds the record; the emptied `node.children` (its capacity kept) is left in `spare`
     /// for the reader's next record.
-    pub(crate) fn from_node(mut node: Node, spare: &mut Vec<Node>) -> Self {
+    ///
+    /// Built in place in its box: a record is several hundred bytes, and building it on the
+    /// stack and moving it into the box copied it.
+    pub(crate) fn from_node(node: Node, spare: &mut Vec<Node>) -> Box<Self> {
+        let mut record = Box::<Self>::default();
+        record.fill(node, spare);
+        record
+    }
+
+    fn fill(&mut self, mut node: Node, spare: &mut Vec<Node>) {
         let mut children = std::mem::take(&mut node.children);
-        let mut f = Self {
-            xref: node.xref,
-            ..Self::default()
-        };
+        let f = self;
+        f.xref = node.xref;
         if node.value != Value::None {
             f.extra.push(Node {
                 tag: "_VALUE".into(),
@@ -66,7 +73,6 @@ impl Family {
             }
         }
         *spare = children;
-        f
     }
 
     pub(crate) fn emit<W: Write>(&self, xref: Option<&str>, em: &mut Emitter<W>) -> io::Result<()> {

@@ -2,7 +2,7 @@
 
 use super::common::{DateStructure, NoteRef};
 use super::convert::{push_text, take_pointer, take_text, take_with};
-use crate::node::{Node, Value};
+use crate::node::{Node, Value, recycle_children};
 use crate::version::Version;
 use crate::writer::{Emitter, ValueRef};
 use serde::{Deserialize, Serialize};
@@ -31,13 +31,15 @@ impl HeaderSource {
             system: node.value.text().unwrap_or_default().to_owned(),
             ..Self::default()
         };
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "VERS" => take_text(&mut s.version, c, &mut s.extra),
                 "NAME" => take_text(&mut s.name, c, &mut s.extra),
                 _ => s.extra.push(c),
             }
         }
+        recycle_children(children);
         Ok(s)
     }
 }
@@ -96,7 +98,8 @@ impl Header {
             });
         }
         let extra = &mut h.extra;
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "GEDC"
                     if h.gedcom_version.is_none() && c.xref.is_none() && c.value == Value::None =>
@@ -155,6 +158,7 @@ impl Header {
                 _ => extra.push(c),
             }
         }
+        recycle_children(children);
         h
     }
 

@@ -3,7 +3,7 @@
 use super::common::{Citation, Common, NoteRef};
 use super::convert::{push_pointer, push_with, take_text};
 use super::event::{Event, is_individual_event};
-use crate::node::{Node, Value};
+use crate::node::{Node, Value, recycle_children};
 use crate::writer::{Emitter, ValueRef};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
@@ -48,7 +48,8 @@ impl PersonalName {
             },
             ..Self::default()
         };
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             let slot = match c.tag.as_str() {
                 "TYPE" => &mut n.kind,
                 "NPFX" => &mut n.prefix,
@@ -72,6 +73,7 @@ impl PersonalName {
             };
             take_text(slot, c, &mut n.extra);
         }
+        recycle_children(children);
         Ok(n)
     }
 
@@ -174,7 +176,8 @@ impl ChildLink {
             family,
             ..Self::default()
         };
-        for c in children {
+        let mut children = children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "PEDI" => take_text(&mut l.pedigree, c, &mut l.extra),
                 "STAT" => take_text(&mut l.status, c, &mut l.extra),
@@ -182,6 +185,7 @@ impl ChildLink {
                 _ => l.extra.push(c),
             }
         }
+        recycle_children(children);
         Ok(l)
     }
 }
@@ -193,12 +197,14 @@ impl SpouseLink {
             family,
             ..Self::default()
         };
-        for c in children {
+        let mut children = children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "NOTE" | "SNOTE" => push_with(&mut l.notes, c, &mut l.extra, NoteRef::from_node),
                 _ => l.extra.push(c),
             }
         }
+        recycle_children(children);
         Ok(l)
     }
 }
@@ -210,7 +216,8 @@ impl Association {
             target,
             ..Self::default()
         };
-        for c in children {
+        let mut children = children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "RELA" => take_text(&mut a.relation, c, &mut a.extra),
                 "ROLE" => take_text(&mut a.role, c, &mut a.extra),
@@ -219,6 +226,7 @@ impl Association {
                 _ => a.extra.push(c),
             }
         }
+        recycle_children(children);
         Ok(a)
     }
 }
@@ -256,12 +264,19 @@ pub struct Individual {
 impl Individual {
     /// Builds the record; the emptied `node.children` (its capacity kept) is left in `spare`
     /// for the reader's next record.
-    pub(crate) fn from_node(mut node: Node, spare: &mut Vec<Node>) -> Self {
+    ///
+    /// Built in place in its box: a record is several hundred bytes, and building it on the
+    /// stack and moving it into the box copied it.
+    pub(crate) fn from_node(node: Node, spare: &mut Vec<Node>) -> Box<Self> {
+        let mut record = Box::<Self>::default();
+        record.fill(node, spare);
+        record
+    }
+
+    fn fill(&mut self, mut node: Node, spare: &mut Vec<Node>) {
         let mut children = std::mem::take(&mut node.children);
-        let mut i = Self {
-            xref: node.xref,
-            ..Self::default()
-        };
+        let i = self;
+        i.xref = node.xref;
         if node.value != Value::None {
             i.extra.push(Node {
                 tag: "_VALUE".into(),
@@ -273,7 +288,14 @@ impl Individual {
         for c in children.drain(..) {
             let tag = c.tag.as_str();
             match tag {
-                "NAME" => push_with(&mut i.names, c, extra, PersonalName::from_node),
+                "NAME" => {
+                    // Nearly everyone has one name, and four (`Vec`'s first growth) are past
+                    // the allocator's per-thread cache.
+                    if i.names.capacity() == 0 {
+                        i.names.reserve_exact(1);
+                    }
+                    push_with(&mut i.names, c, extra, PersonalName::from_node)
+                }
                 "SEX" => take_text(&mut i.sex, c, extra),
                 "RESN" => take_text(&mut i.restriction, c, extra),
                 "FAMC" => push_with(&mut i.child_of, c, extra, ChildLink::from_node),
@@ -292,7 +314,6 @@ impl Individual {
             }
         }
         *spare = children;
-        i
     }
 
     pub(crate) fn emit<W: Write>(&self, xref: Option<&str>, em: &mut Emitter<W>) -> io::Result<()> {

@@ -64,8 +64,8 @@ impl Record {
         match node.tag.as_str() {
             "HEAD" => Record::Header(Box::new(Header::from_node(node))),
             "SUBM" => Record::Submitter(Box::new(Submitter::from_node(node))),
-            "INDI" => Record::Individual(Box::new(Individual::from_node(node, spare))),
-            "FAM" => Record::Family(Box::new(Family::from_node(node, spare))),
+            "INDI" => Record::Individual(Individual::from_node(node, spare)),
+            "FAM" => Record::Family(Family::from_node(node, spare)),
             "SOUR" => Record::Source(Box::new(Source::from_node(node))),
             "REPO" => Record::Repository(Box::new(Repository::from_node(node))),
             "NOTE" | "SNOTE" => Record::Note(Box::new(NoteRecord::from_node(node))),

@@ -2,7 +2,7 @@
 
 use super::common::{Address, Common, NoteRef};
 use super::convert::{push_text, push_with, take_text, take_with};
-use crate::node::{Node, Value};
+use crate::node::{Node, Value, recycle_children};
 use crate::version::Version;
 use crate::writer::{Emitter, ValueRef};
 use serde::{Deserialize, Serialize};
@@ -42,13 +42,15 @@ impl RepositoryCitation {
             repository: node.value.pointer().map(str::to_owned),
             ..Self::default()
         };
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "CALN" => push_text(&mut r.call_numbers, c, &mut r.extra),
                 "NOTE" | "SNOTE" => push_with(&mut r.notes, c, &mut r.extra, NoteRef::from_node),
                 _ => r.extra.push(c),
             }
         }
+        recycle_children(children);
         Ok(r)
     }
 
@@ -99,7 +101,8 @@ impl Source {
         };
         keep_value(node.value, &mut s.extra);
         let extra = &mut s.extra;
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "TITL" => take_text(&mut s.title, c, extra),
                 "AUTH" => take_text(&mut s.author, c, extra),
@@ -114,6 +117,7 @@ impl Source {
                 }
             }
         }
+        recycle_children(children);
         s
     }
 
@@ -162,7 +166,8 @@ impl Repository {
         };
         keep_value(node.value, &mut r.extra);
         let extra = &mut r.extra;
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "NAME" => take_text(&mut r.name, c, extra),
                 "ADDR" => take_with(&mut r.address, c, extra, Address::from_node),
@@ -176,6 +181,7 @@ impl Repository {
                 }
             }
         }
+        recycle_children(children);
         r
     }
 
@@ -229,7 +235,8 @@ impl NoteRecord {
             v @ Value::Pointer(_) => keep_value(v, &mut n.extra),
         }
         let extra = &mut n.extra;
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "MIME" => take_text(&mut n.mime, c, extra),
                 "LANG" => take_text(&mut n.language, c, extra),
@@ -240,6 +247,7 @@ impl NoteRecord {
                 }
             }
         }
+        recycle_children(children);
         n
     }
 
@@ -282,7 +290,8 @@ impl MediaFile {
             path: node.value.text().unwrap_or_default().to_owned(),
             ..Self::default()
         };
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "FORM"
                     if f.format.is_none()
@@ -304,6 +313,7 @@ impl MediaFile {
                 _ => f.extra.push(c),
             }
         }
+        recycle_children(children);
         Ok(f)
     }
 
@@ -347,7 +357,8 @@ impl Multimedia {
         };
         keep_value(node.value, &mut m.extra);
         let extra = &mut m.extra;
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "RESN" => take_text(&mut m.restriction, c, extra),
                 "FILE" => push_with(&mut m.files, c, extra, MediaFile::from_node),
@@ -358,6 +369,7 @@ impl Multimedia {
                 }
             }
         }
+        recycle_children(children);
         m
     }
 
@@ -404,7 +416,8 @@ impl Submitter {
         };
         keep_value(node.value, &mut s.extra);
         let extra = &mut s.extra;
-        for c in node.children {
+        let mut children = node.children;
+        for c in children.drain(..) {
             match c.tag.as_str() {
                 "NAME" => take_text(&mut s.name, c, extra),
                 "ADDR" => take_with(&mut s.address, c, extra, Address::from_node),
@@ -419,6 +432,7 @@ impl Submitter {
                 }
             }
         }
+        recycle_children(children);
         s
     }
 
