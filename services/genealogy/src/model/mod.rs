@@ -11,7 +11,7 @@ pub mod source;
 pub mod tree;
 
 pub use activity::{Change, HistoryEntry, MergeStatus, MergeSuggestion, Notification};
-pub use event::{Event, EventType, Participant, Place};
+pub use event::{Event, EventType, Participant, ParticipantRole, Place};
 pub use person::{ExternalId, Name, NameType, Person, PersonPrivacy, Sex};
 pub use relationship::{ParentKind, PartnerKind, Relationship, RelationshipKind};
 pub use source::{Citation, Note, Repository, Source};

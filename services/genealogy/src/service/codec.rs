@@ -58,6 +58,11 @@ pub(crate) fn parse<T: DeserializeOwned>(d: Document) -> Result<T> {
         .map_err(|e| GenealogyError::Store(StoreError::Corrupt(d.id, e.to_string())))
 }
 
+pub(crate) fn parse_text<T: DeserializeOwned>(d: &crate::store::TextDocument) -> Result<T> {
+    serde_json::from_str(&d.body)
+        .map_err(|e| GenealogyError::Store(StoreError::Corrupt(d.id.clone(), e.to_string())))
+}
+
 /// The document for a stored body of `collection` (used by revert, which only has JSON).
 pub(crate) fn doc_from_value(collection: Collection, body: Value) -> Result<Document> {
     fn typed<T: Stored>(body: Value) -> Result<Document> {

@@ -3,6 +3,7 @@
 
 mod activity;
 mod codec;
+mod import;
 mod persons;
 mod records;
 mod trees;
@@ -10,6 +11,7 @@ mod views;
 
 pub use activity::{MergeOutcome, NewMergeSuggestion, NotificationFilter};
 pub use codec::{Stored, doc_of};
+pub use import::{ImportBatch, ImportEvent, ImportOutcome, ImportPerson};
 pub use persons::{
     NewPerson, PersonFilter, PersonPatch, PersonSort, PersonView, Vital, is_living, render,
 };
@@ -206,12 +208,17 @@ impl Genealogy {
         }
     }
 
+    // Lists decode the stored JSON text straight into the model type: building a
+    // `serde_json::Value` first was most of the time of a large pedigree.
     pub(crate) async fn load_many<T: Stored>(&self, ids: &[String]) -> Result<Vec<T>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         self.store
-            .get_many(T::COLLECTION, ids)
+            .get_many_text(T::COLLECTION, ids)
             .await?
-            .into_iter()
-            .map(codec::parse)
+            .iter()
+            .map(codec::parse_text)
             .collect()
     }
 
@@ -219,11 +226,14 @@ impl Genealogy {
         &self,
         q: &Query,
     ) -> Result<(Vec<T>, u64)> {
-        let page = self.store.find(q).await?;
+        if matches!(&q.select, crate::store::Select::Any(pairs) if pairs.is_empty()) {
+            return Ok((Vec::new(), 0));
+        }
+        let page = self.store.find_text(q).await?;
         let items = page
             .items
-            .into_iter()
-            .map(codec::parse)
+            .iter()
+            .map(codec::parse_text)
             .collect::<Result<Vec<T>>>()?;
         Ok((items, page.total))
     }

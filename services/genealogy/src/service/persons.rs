@@ -250,7 +250,7 @@ pub fn render(person: &Person, events: &[Event], living: bool, vis: Visibility) 
     }
 }
 
-fn check_names(names: &[Name]) -> Result<Vec<Name>> {
+pub(super) fn check_names(names: &[Name]) -> Result<Vec<Name>> {
     if names.is_empty() {
         return Err(invalid("names", "give at least one name"));
     }
@@ -273,7 +273,7 @@ fn check_names(names: &[Name]) -> Result<Vec<Name>> {
     Ok(out)
 }
 
-fn clean_list(items: Vec<String>) -> Vec<String> {
+pub(super) fn clean_list(items: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = items
         .into_iter()
         .map(|s| s.trim().to_owned())
@@ -315,14 +315,24 @@ impl Genealogy {
         tree_ids.dedup();
         self.trees(cache, &tree_ids).await?;
         let now = self.now();
+        // Each person's events through an index, not a scan of all events per person (a
+        // pedigree page has thousands of each).
+        let mut by_person: HashMap<&str, Vec<&Event>> = HashMap::new();
+        for e in &events {
+            for p in &e.participants {
+                let list = by_person.entry(p.person_id.as_str()).or_default();
+                if !list.last().is_some_and(|last| std::ptr::eq(*last, e)) {
+                    list.push(e);
+                }
+            }
+        }
         Ok(persons
             .into_iter()
             .map(|person| {
-                let mine: Vec<Event> = events
-                    .iter()
-                    .filter(|e| e.participants.iter().any(|p| p.person_id == person.id))
-                    .cloned()
-                    .collect();
+                let mine: Vec<Event> = by_person
+                    .get(person.id.as_str())
+                    .map(|list| list.iter().map(|e| (*e).clone()).collect())
+                    .unwrap_or_default();
                 let trees: Vec<FamilyTree> = person
                     .tree_ids
                     .iter()

@@ -170,7 +170,7 @@ fn required(field: &str, v: &str) -> Result<String> {
     Ok(v.to_owned())
 }
 
-fn parse_date(text: Option<String>) -> Result<Option<GenDate>> {
+pub(super) fn parse_date(text: Option<String>) -> Result<Option<GenDate>> {
     match text {
         None => Ok(None),
         Some(t) if t.trim().is_empty() => Ok(None),
@@ -187,7 +187,7 @@ fn parse_date(text: Option<String>) -> Result<Option<GenDate>> {
     }
 }
 
-fn parse_place(p: Option<PlaceInput>) -> Result<Option<Place>> {
+pub(super) fn parse_place(p: Option<PlaceInput>) -> Result<Option<Place>> {
     let Some(p) = p else { return Ok(None) };
     let name = required("place.name", &p.name)?;
     if p.latitude.is_some_and(|l| !(-90.0..=90.0).contains(&l)) {

@@ -219,6 +219,7 @@ impl Genealogy {
                 .rels(if up { "child" } else { "parent" }, &frontier)
                 .await?;
             let mut next: Vec<(String, String, String)> = Vec::new();
+            let current: HashSet<&String> = frontier.iter().collect();
             for r in &rels {
                 if let RelationshipKind::ParentChild {
                     parent,
@@ -227,7 +228,7 @@ impl Genealogy {
                 } = &r.kind
                 {
                     let (to, via) = if up { (parent, child) } else { (child, parent) };
-                    if frontier.contains(via) && visited.insert(to.clone()) {
+                    if current.contains(via) && visited.insert(to.clone()) {
                         next.push((to.clone(), via.clone(), kind_name(kind)));
                     }
                 }

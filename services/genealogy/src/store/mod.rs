@@ -216,4 +216,57 @@ pub trait DocumentStore: Send + Sync + 'static {
     async fn find(&self, query: &Query) -> Result<Page, StoreError>;
     /// Applies every write or none; a failed precondition is [`StoreError::Conflict`].
     async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+
+    /// [`DocumentStore::get_many`] with the bodies as JSON text, for callers that decode them
+    /// into their own types: an adapter that stores text (SQLite) hands it over without
+    /// building a [`Value`] first. The default serialises what `get_many` returns.
+    async fn get_many_text(
+        &self,
+        collection: Collection,
+        ids: &[String],
+    ) -> Result<Vec<TextDocument>, StoreError> {
+        Ok(self
+            .get_many(collection, ids)
+            .await?
+            .into_iter()
+            .map(TextDocument::from)
+            .collect())
+    }
+
+    /// [`DocumentStore::find`] with the bodies as JSON text (see
+    /// [`DocumentStore::get_many_text`]). The default serialises what `find` returns.
+    async fn find_text(&self, query: &Query) -> Result<TextPage, StoreError> {
+        let page = self.find(query).await?;
+        Ok(TextPage {
+            items: page.items.into_iter().map(TextDocument::from).collect(),
+            total: page.total,
+        })
+    }
+}
+
+/// A stored document with its body as JSON text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextDocument {
+    /// Id.
+    pub id: String,
+    /// The body, JSON.
+    pub body: String,
+}
+
+impl From<Document> for TextDocument {
+    fn from(d: Document) -> Self {
+        TextDocument {
+            id: d.id,
+            body: d.body.to_string(),
+        }
+    }
+}
+
+/// [`Page`] with JSON text bodies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextPage {
+    /// The documents.
+    pub items: Vec<TextDocument>,
+    /// Matching documents in all.
+    pub total: u64,
 }

@@ -12,8 +12,16 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments as _, Row as _, Sqlite};
 
-use super::{Document, DocumentStore, Expect, Order, Page, Query, Select, StoreError, Write};
+use super::{
+    Document, DocumentStore, Expect, Order, Page, Query, Select, StoreError, TextDocument,
+    TextPage, Write,
+};
 use crate::model::Collection;
+
+/// Bytes of the database file SQLite may memory-map.
+const MMAP_SIZE: u64 = 1 << 30;
+/// Page cache per connection, in KiB.
+const CACHE_KIB: i64 = 16 * 1024;
 
 /// The documents port on SQLite.
 #[derive(Clone, Debug)]
@@ -41,7 +49,13 @@ impl SqliteStore {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Reads through a memory map instead of a pread copy per page, and a larger page
+            // cache per connection (the default 2 MB makes a pedigree or a page of a 100,000
+            // person tree re-read most of its pages from the OS on every call).
+            .pragma("mmap_size", MMAP_SIZE.to_string())
+            .pragma("cache_size", (-CACHE_KIB).to_string())
+            .pragma("temp_store", "memory");
         let in_memory = options.get_filename() == Path::new(":memory:");
         let pool = SqlitePoolOptions::new()
             // An in-memory database lives in one connection; more would each see an empty one.
@@ -50,6 +64,94 @@ impl SqliteStore {
             .await?;
         Ok(Self { pool })
     }
+}
+
+impl SqliteStore {
+    /// The rows of documents by id.
+    async fn rows_by_id(
+        &self,
+        collection: Collection,
+        ids: &[String],
+    ) -> Result<Vec<SqliteRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let rows = sqlx::query(
+            "SELECT id, body, sort, updated_at FROM documents \
+             WHERE collection = ? AND id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(collection.as_str())
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// The rows of a query's page (`id`, `body`, `sort`, `updated_at`) and the total.
+    async fn rows_of(&self, q: &Query) -> Result<(Vec<SqliteRow>, u64), StoreError> {
+        let mut args = SqliteArguments::default();
+        let cond = where_clause(q, &mut args)?;
+        let count_args = args.clone();
+        let repeat = may_repeat(&q.select);
+        // The page is chosen on the keys alone (the sort string is in the key rows, so a
+        // listing is a covering index range) and only its documents are read: an offset skips
+        // index entries, not documents. Field filters and update order need the documents.
+        let needs_doc =
+            !q.fields.is_empty() || matches!(q.order, Order::Updated | Order::UpdatedDesc);
+        let from = if needs_doc {
+            "document_keys k JOIN documents d ON d.collection = k.collection AND d.id = k.id"
+        } else {
+            "document_keys k"
+        };
+        // `+k.id`: grouping on the bare column lets SQLite satisfy it by scanning the whole
+        // collection in `document_keys_by_document` order instead of seeking the selected keys.
+        let group = if repeat { " GROUP BY +k.id" } else { "" };
+        let sort_expr = if repeat { "MIN(k.sort)" } else { "k.sort" };
+        let updated = if needs_doc { "d.updated_at" } else { "0" };
+        let (inner_order, outer_order) = match q.order {
+            Order::Sort => ("s ASC, id ASC", "p.s ASC, p.id ASC"),
+            Order::SortDesc => ("s DESC, id DESC", "p.s DESC, p.id DESC"),
+            Order::UpdatedDesc => ("u DESC, id DESC", "p.u DESC, p.id DESC"),
+            Order::Updated => ("u ASC, id ASC", "p.u ASC, p.id ASC"),
+        };
+        let limit = q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+        add(&mut args, limit)?;
+        add(&mut args, offset)?;
+        add(&mut args, q.collection.as_str().to_owned())?;
+        let sql = format!(
+            "SELECT d.id AS id, d.body AS body, d.sort AS sort, d.updated_at AS updated_at \
+             FROM (SELECT k.id AS id, {sort_expr} AS s, {updated} AS u FROM {from} \
+             WHERE {cond}{group} ORDER BY {inner_order} LIMIT ? OFFSET ?) p \
+             JOIN documents d ON d.collection = ? AND d.id = p.id ORDER BY {outer_order}"
+        );
+        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .fetch_all(&self.pool)
+            .await?;
+        // A short page (that is not past the end) tells the total without counting.
+        let fetched = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+        let short = q.limit.is_none_or(|l| fetched < l);
+        if short && (fetched > 0 || q.offset == 0) {
+            return Ok((rows, q.offset + fetched));
+        }
+        let count_sql = if repeat {
+            format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {cond}{group})")
+        } else {
+            format!("SELECT COUNT(*) FROM {from} WHERE {cond}")
+        };
+        let total: i64 = sqlx::query_scalar_with(sqlx::AssertSqlSafe(count_sql), count_args)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows, u64::try_from(total).unwrap_or(0)))
+    }
+}
+
+fn decode_text(row: &SqliteRow) -> Result<TextDocument, StoreError> {
+    Ok(TextDocument {
+        id: row.try_get("id")?,
+        body: row.try_get("body")?,
+    })
 }
 
 fn decode(row: &SqliteRow) -> Result<Document, StoreError> {
@@ -73,12 +175,8 @@ fn where_clause(q: &Query, args: &mut SqliteArguments) -> Result<String, StoreEr
     match &q.select {
         Select::Any(pairs) => {
             sql.push_str(" AND (");
-            sql.push_str(&pair_list("k", pairs.len()));
+            sql.push_str(&pairs_cond("k", pairs, args)?);
             sql.push(')');
-            for (k, v) in pairs {
-                add(args, k.clone())?;
-                add(args, v.clone())?;
-            }
         }
         Select::Prefix { key, prefix } => {
             // A half-open range keeps the prefix match on the index (LIKE would not, and would
@@ -94,12 +192,8 @@ fn where_clause(q: &Query, args: &mut SqliteArguments) -> Result<String, StoreEr
             " AND EXISTS (SELECT 1 FROM document_keys n WHERE n.collection = k.collection \
              AND n.id = k.id AND (",
         );
-        sql.push_str(&pair_list("n", group.len()));
+        sql.push_str(&pairs_cond("n", group, args)?);
         sql.push_str("))");
-        for (k, v) in group {
-            add(args, k.clone())?;
-            add(args, v.clone())?;
-        }
     }
     for (field, value) in &q.fields {
         // Field names come from code, never from requests; check anyway so a path can never
@@ -118,11 +212,41 @@ fn where_clause(q: &Query, args: &mut SqliteArguments) -> Result<String, StoreEr
     Ok(sql)
 }
 
-fn pair_list(alias: &str, n: usize) -> String {
-    if n == 0 {
-        return "0".into();
+/// `alias` has one of `pairs`: per key, one equality or (several values) one `IN` over a JSON
+/// array, so that any number of values is one index seek each and the same SQL text (cached as a
+/// prepared statement), where an `OR` per pair would hit SQLite's expression depth limit (1000).
+fn pairs_cond(
+    alias: &str,
+    pairs: &[(String, String)],
+    args: &mut SqliteArguments,
+) -> Result<String, StoreError> {
+    let mut keys: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (k, v) in pairs {
+        match keys.iter_mut().find(|(key, _)| key == k) {
+            Some((_, values)) => values.push(v),
+            None => keys.push((k, vec![v])),
+        }
     }
-    vec![format!("({alias}.key = ? AND {alias}.value = ?)"); n].join(" OR ")
+    if keys.is_empty() {
+        return Ok("0".into());
+    }
+    let mut parts = Vec::with_capacity(keys.len());
+    for (key, values) in keys {
+        add(args, key.to_owned())?;
+        if let [one] = values.as_slice() {
+            parts.push(format!("({alias}.key = ? AND {alias}.value = ?)"));
+            add(args, (*one).to_owned())?;
+        } else {
+            parts.push(format!(
+                "({alias}.key = ? AND {alias}.value IN (SELECT value FROM json_each(?)))"
+            ));
+            add(
+                args,
+                serde_json::to_string(&values).unwrap_or_else(|_| "[]".into()),
+            )?;
+        }
+    }
+    Ok(parts.join(" OR "))
 }
 
 fn add<'q, T>(args: &mut SqliteArguments, v: T) -> Result<(), StoreError>
@@ -172,59 +296,38 @@ impl DocumentStore for SqliteStore {
         collection: Collection,
         ids: &[String],
     ) -> Result<Vec<Document>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-        let rows = sqlx::query(
-            "SELECT id, body, sort, updated_at FROM documents \
-             WHERE collection = ? AND id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(collection.as_str())
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode).collect()
+        self.rows_by_id(collection, ids)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn get_many_text(
+        &self,
+        collection: Collection,
+        ids: &[String],
+    ) -> Result<Vec<TextDocument>, StoreError> {
+        self.rows_by_id(collection, ids)
+            .await?
+            .iter()
+            .map(decode_text)
+            .collect()
     }
 
     async fn find(&self, q: &Query) -> Result<Page, StoreError> {
-        let mut args = SqliteArguments::default();
-        let cond = where_clause(q, &mut args)?;
-        let count_args = args.clone();
-        let from = "FROM document_keys k JOIN documents d \
-                    ON d.collection = k.collection AND d.id = k.id";
-        let repeat = may_repeat(&q.select);
-        let group = if repeat { " GROUP BY k.id" } else { "" };
-        let sort_expr = if repeat { "MIN(k.sort)" } else { "k.sort" };
-        let order = match q.order {
-            Order::Sort => format!("{sort_expr} ASC, k.id ASC"),
-            Order::SortDesc => format!("{sort_expr} DESC, k.id DESC"),
-            Order::UpdatedDesc => "d.updated_at DESC, k.id DESC".into(),
-            Order::Updated => "d.updated_at ASC, k.id ASC".into(),
-        };
-        let limit = q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-        let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-        add(&mut args, limit)?;
-        add(&mut args, offset)?;
-        let sql = format!(
-            "SELECT d.id AS id, d.body AS body, d.sort AS sort, d.updated_at AS updated_at \
-             {from} WHERE {cond}{group} ORDER BY {order} LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .fetch_all(&self.pool)
-            .await?;
-        let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-        let count_sql = if repeat {
-            format!("SELECT COUNT(DISTINCT k.id) {from} WHERE {cond}")
-        } else {
-            format!("SELECT COUNT(*) {from} WHERE {cond}")
-        };
-        let total: i64 = sqlx::query_scalar_with(sqlx::AssertSqlSafe(count_sql), count_args)
-            .fetch_one(&self.pool)
-            .await?;
+        let (rows, total) = self.rows_of(q).await?;
         Ok(Page {
-            items,
-            total: u64::try_from(total).unwrap_or(0),
+            items: rows.iter().map(decode).collect::<Result<_, _>>()?,
+            total,
+        })
+    }
+
+    async fn find_text(&self, q: &Query) -> Result<TextPage, StoreError> {
+        let (rows, total) = self.rows_of(q).await?;
+        Ok(TextPage {
+            items: rows.iter().map(decode_text).collect::<Result<_, _>>()?,
+            total,
         })
     }
 
