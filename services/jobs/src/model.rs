@@ -218,6 +218,29 @@ pub struct ClaimRequest {
     pub lease_ms: Millis,
 }
 
+/// One worker round trip: the outcomes of finished jobs, then claims for the slots they free,
+/// written in **one** transaction (one commit), so a busy worker pays one commit per batch.
+#[derive(Debug, Clone, Default)]
+pub struct Flush {
+    /// Outcomes to record first (ids distinct), each fenced by its lease token.
+    pub outcomes: Vec<Outcome>,
+    /// Claims run in order after the outcomes; each takes at most its own `limit` and at most
+    /// what is left of `claim_budget` (per-type limits are separate requests before the
+    /// unlimited types).
+    pub claims: Vec<ClaimRequest>,
+    /// Most jobs claimed by all `claims` together (the worker's free slots).
+    pub claim_budget: u32,
+}
+
+/// What a [`Flush`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Flushed {
+    /// Per outcome, in input order: the job's new state, `None` when the lease was lost.
+    pub recorded: Vec<Option<JobState>>,
+    /// The jobs claimed, highest priority first within each claim request.
+    pub claimed: Vec<Claimed>,
+}
+
 /// Whether a lease is still held after a heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseStatus {

@@ -6,20 +6,21 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::error::StoreError;
 use crate::model::{
-    ClaimRequest, Claimed, Enqueued, Job, JobFilter, JobState, LeaseStatus, Millis, NewJob,
-    Outcome, Schedule, TypeCount,
+    ClaimRequest, Claimed, Enqueued, Flush, Flushed, Job, JobFilter, JobState, LeaseStatus, Millis,
+    NewJob, Outcome, Schedule, TypeCount,
 };
 use crate::store::{
-    JobStore, OutcomeColumns, StoreFuture, decode_job, decode_schedule, in_order, new_id, sql,
+    JobStore, OutcomeColumns, StoreFuture, claimed, decode_job, decode_schedule, flush_statements,
+    in_order, leases_in_order, new_id, run_flush, sql,
 };
 
-const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, \
-    lease_owner = $1, lease_token = $2, lease_expires_at = $3, \
-    started_at = COALESCE(started_at, $4), updated_at = $4 \
-    WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $4 \
-        AND job_type = ANY($5) ORDER BY priority DESC, run_after, id LIMIT $6 \
-        FOR UPDATE SKIP LOCKED) \
-    RETURNING *";
+const CLAIM: &str = sql::claim!("job_type = ANY($5)", " FOR UPDATE SKIP LOCKED");
+
+/// One statement extends every lease a worker holds.
+const HEARTBEAT_MANY: &str = sql::heartbeat_many!(
+    "unnest($3::TEXT[], $4::TEXT[]) AS u(id, token)",
+    "j.id, j.cancel_requested"
+);
 
 /// One statement for a whole batch of outcomes: the columns arrive as parallel arrays.
 const RECORD_OUTCOMES: &str = sql::outcome_update!(
@@ -99,6 +100,52 @@ async fn enqueue_in(
     })
 }
 
+async fn claim_in(
+    conn: &mut sqlx::PgConnection,
+    req: &ClaimRequest,
+) -> Result<Vec<Claimed>, StoreError> {
+    if req.types.is_empty() || req.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let token = uuid::Uuid::new_v4().to_string();
+    let rows = sqlx::query(CLAIM)
+        .bind(&req.worker_id)
+        .bind(&token)
+        .bind(req.now + req.lease_ms)
+        .bind(req.now)
+        .bind(&req.types)
+        .bind(i64::from(req.limit))
+        .fetch_all(&mut *conn)
+        .await?;
+    let jobs = rows
+        .iter()
+        .map(|row| Ok(decode_job!(row)))
+        .collect::<Result<Vec<Job>, StoreError>>()?;
+    Ok(claimed(jobs, &token))
+}
+
+async fn record_in(
+    conn: &mut sqlx::PgConnection,
+    outcomes: &[Outcome],
+    now: Millis,
+) -> Result<Vec<Option<JobState>>, StoreError> {
+    if outcomes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let c = OutcomeColumns::new(outcomes);
+    let rows: Vec<(String, String)> = sqlx::query_as(RECORD_OUTCOMES)
+        .bind(c.ids)
+        .bind(c.tokens)
+        .bind(c.kinds)
+        .bind(c.results)
+        .bind(c.errors)
+        .bind(c.retry_at)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+    in_order(outcomes, rows)
+}
+
 impl JobStore for PostgresStore {
     fn migrate(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
@@ -122,30 +169,51 @@ impl JobStore for PostgresStore {
             if req.types.is_empty() || req.limit == 0 {
                 return Ok(Vec::new());
             }
-            let token = uuid::Uuid::new_v4().to_string();
-            let rows = sqlx::query(CLAIM)
-                .bind(&req.worker_id)
-                .bind(&token)
-                .bind(req.now + req.lease_ms)
-                .bind(req.now)
-                .bind(&req.types)
-                .bind(i64::from(req.limit))
+            let mut conn = self.pool.acquire().await?;
+            claim_in(&mut conn, &req).await
+        })
+    }
+
+    fn heartbeat_many(
+        &self,
+        leases: Vec<(String, String)>,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'_, Vec<LeaseStatus>> {
+        Box::pin(async move {
+            if leases.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (ids, tokens): (Vec<&str>, Vec<&str>) = leases
+                .iter()
+                .map(|(id, token)| (id.as_str(), token.as_str()))
+                .unzip();
+            let rows: Vec<(String, bool)> = sqlx::query_as(HEARTBEAT_MANY)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(ids)
+                .bind(tokens)
                 .fetch_all(&self.pool)
                 .await?;
-            let mut jobs = rows
-                .iter()
-                .map(|row| Ok(decode_job!(row)))
-                .collect::<Result<Vec<Job>, StoreError>>()?;
-            jobs.sort_by(|a, b| {
-                (b.priority, a.run_after, &a.id).cmp(&(a.priority, b.run_after, &b.id))
-            });
-            Ok(jobs
-                .into_iter()
-                .map(|job| Claimed {
-                    job,
-                    lease_token: token.clone(),
-                })
-                .collect())
+            Ok(leases_in_order(&leases, rows))
+        })
+    }
+
+    fn flush(&self, flush: Flush, now: Millis) -> StoreFuture<'_, Flushed> {
+        Box::pin(async move {
+            match flush_statements(&flush) {
+                0 => Ok(Flushed::default()),
+                1 => {
+                    let mut conn = self.pool.acquire().await?;
+                    Ok(run_flush!(&mut *conn, flush, now, record_in, claim_in))
+                }
+                _ => {
+                    let mut tx = self.pool.begin().await?;
+                    let done = run_flush!(&mut *tx, flush, now, record_in, claim_in);
+                    tx.commit().await?;
+                    Ok(done)
+                }
+            }
         })
     }
 
@@ -203,18 +271,8 @@ impl JobStore for PostgresStore {
             if outcomes.is_empty() {
                 return Ok(Vec::new());
             }
-            let c = OutcomeColumns::new(&outcomes);
-            let rows: Vec<(String, String)> = sqlx::query_as(RECORD_OUTCOMES)
-                .bind(c.ids)
-                .bind(c.tokens)
-                .bind(c.kinds)
-                .bind(c.results)
-                .bind(c.errors)
-                .bind(c.retry_at)
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?;
-            in_order(&outcomes, rows)
+            let mut conn = self.pool.acquire().await?;
+            record_in(&mut conn, &outcomes, now).await
         })
     }
 

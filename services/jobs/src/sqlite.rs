@@ -11,22 +11,23 @@ use sqlx::sqlite::{
 
 use crate::error::StoreError;
 use crate::model::{
-    ClaimRequest, Claimed, Enqueued, Job, JobFilter, JobState, LeaseStatus, Millis, NewJob,
-    Outcome, Schedule, TypeCount,
+    ClaimRequest, Claimed, Enqueued, Flush, Flushed, Job, JobFilter, JobState, LeaseStatus, Millis,
+    NewJob, Outcome, Schedule, TypeCount,
 };
 use crate::store::{
-    JobStore, OutcomeColumns, StoreFuture, decode_job, decode_schedule, in_order, new_id, sql,
+    JobStore, OutcomeColumns, StoreFuture, claimed, decode_job, decode_schedule, flush_statements,
+    in_order, leases_in_order, new_id, run_flush, sql,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, \
-    lease_owner = $1, lease_token = $2, lease_expires_at = $3, \
-    started_at = COALESCE(started_at, $4), updated_at = $4 \
-    WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $4 \
-        AND job_type IN (SELECT value FROM json_each($5)) \
-        ORDER BY priority DESC, run_after, id LIMIT $6) \
-    RETURNING *";
+const CLAIM: &str = sql::claim!("job_type IN (SELECT value FROM json_each($5))", "");
+
+/// One statement extends every lease a worker holds (`$3`: JSON array of `[id, token]`).
+const HEARTBEAT_MANY: &str = sql::heartbeat_many!(
+    "(SELECT value ->> '$[0]' AS id, value ->> '$[1]' AS token FROM json_each($3))",
+    "id, cancel_requested"
+);
 
 /// One statement for a whole batch of outcomes, passed as a JSON array of objects.
 const RECORD_OUTCOMES: &str = sql::outcome_update!(
@@ -114,6 +115,55 @@ async fn enqueue_in(
     })
 }
 
+async fn claim_in(
+    conn: &mut sqlx::SqliteConnection,
+    req: &ClaimRequest,
+) -> Result<Vec<Claimed>, StoreError> {
+    if req.types.is_empty() || req.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let token = uuid::Uuid::new_v4().to_string();
+    let rows = sqlx::query(CLAIM)
+        .bind(&req.worker_id)
+        .bind(&token)
+        .bind(req.now + req.lease_ms)
+        .bind(req.now)
+        .bind(serde_json::to_string(&req.types).unwrap_or_default())
+        .bind(i64::from(req.limit))
+        .fetch_all(&mut *conn)
+        .await?;
+    let jobs = rows
+        .iter()
+        .map(|row| Ok(decode_job!(row)))
+        .collect::<Result<Vec<Job>, StoreError>>()?;
+    Ok(claimed(jobs, &token))
+}
+
+async fn record_in(
+    conn: &mut sqlx::SqliteConnection,
+    outcomes: &[Outcome],
+    now: Millis,
+) -> Result<Vec<Option<JobState>>, StoreError> {
+    if outcomes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let c = OutcomeColumns::new(outcomes);
+    let rows: Vec<serde_json::Value> = (0..outcomes.len())
+        .map(|i| {
+            serde_json::json!({
+                "id": c.ids[i], "token": c.tokens[i], "kind": c.kinds[i],
+                "result": c.results[i], "error": c.errors[i], "retry_at": c.retry_at[i],
+            })
+        })
+        .collect();
+    let rows: Vec<(String, String)> = sqlx::query_as(RECORD_OUTCOMES)
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+    in_order(outcomes, rows)
+}
+
 impl JobStore for SqliteStore {
     fn migrate(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
@@ -134,30 +184,49 @@ impl JobStore for SqliteStore {
             if req.types.is_empty() || req.limit == 0 {
                 return Ok(Vec::new());
             }
-            let token = uuid::Uuid::new_v4().to_string();
-            let rows = sqlx::query(CLAIM)
-                .bind(&req.worker_id)
-                .bind(&token)
-                .bind(req.now + req.lease_ms)
-                .bind(req.now)
-                .bind(serde_json::to_string(&req.types).unwrap_or_default())
-                .bind(i64::from(req.limit))
+            let mut conn = self.pool.acquire().await?;
+            claim_in(&mut conn, &req).await
+        })
+    }
+
+    fn heartbeat_many(
+        &self,
+        leases: Vec<(String, String)>,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'_, Vec<LeaseStatus>> {
+        Box::pin(async move {
+            if leases.is_empty() {
+                return Ok(Vec::new());
+            }
+            let pairs = serde_json::to_string(&leases).unwrap_or_default();
+            let rows: Vec<(String, bool)> = sqlx::query_as(HEARTBEAT_MANY)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(pairs)
                 .fetch_all(&self.pool)
                 .await?;
-            let mut jobs = rows
-                .iter()
-                .map(|row| Ok(decode_job!(row)))
-                .collect::<Result<Vec<Job>, StoreError>>()?;
-            jobs.sort_by(|a, b| {
-                (b.priority, a.run_after, &a.id).cmp(&(a.priority, b.run_after, &b.id))
-            });
-            Ok(jobs
-                .into_iter()
-                .map(|job| Claimed {
-                    job,
-                    lease_token: token.clone(),
-                })
-                .collect())
+            Ok(leases_in_order(&leases, rows))
+        })
+    }
+
+    fn flush(&self, flush: Flush, now: Millis) -> StoreFuture<'_, Flushed> {
+        Box::pin(async move {
+            match flush_statements(&flush) {
+                0 => Ok(Flushed::default()),
+                1 => {
+                    let mut conn = self.pool.acquire().await?;
+                    Ok(run_flush!(&mut *conn, flush, now, record_in, claim_in))
+                }
+                _ => {
+                    // IMMEDIATE: take the write lock up front (a deferred transaction that reads
+                    // first could fail to upgrade its lock under a concurrent writer).
+                    let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                    let done = run_flush!(&mut *tx, flush, now, record_in, claim_in);
+                    tx.commit().await?;
+                    Ok(done)
+                }
+            }
         })
     }
 
@@ -215,21 +284,8 @@ impl JobStore for SqliteStore {
             if outcomes.is_empty() {
                 return Ok(Vec::new());
             }
-            let c = OutcomeColumns::new(&outcomes);
-            let rows: Vec<serde_json::Value> = (0..outcomes.len())
-                .map(|i| {
-                    serde_json::json!({
-                        "id": c.ids[i], "token": c.tokens[i], "kind": c.kinds[i],
-                        "result": c.results[i], "error": c.errors[i], "retry_at": c.retry_at[i],
-                    })
-                })
-                .collect();
-            let rows: Vec<(String, String)> = sqlx::query_as(RECORD_OUTCOMES)
-                .bind(serde_json::Value::Array(rows).to_string())
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?;
-            in_order(&outcomes, rows)
+            let mut conn = self.pool.acquire().await?;
+            record_in(&mut conn, &outcomes, now).await
         })
     }
 

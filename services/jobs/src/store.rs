@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::model::{
-    ClaimRequest, Claimed, Enqueued, Failure, Job, JobFilter, JobState, LeaseStatus, Millis,
-    NewJob, Outcome, OutcomeKind, Schedule, TypeCount,
+    ClaimRequest, Claimed, Enqueued, Failure, Flush, Flushed, Job, JobFilter, JobState,
+    LeaseStatus, Millis, NewJob, Outcome, OutcomeKind, Schedule, TypeCount,
 };
 
 /// A boxed store future (the port is used as `dyn JobStore`).
@@ -34,6 +34,17 @@ pub trait JobStore: Send + Sync + 'static {
         now: Millis,
         lease_ms: Millis,
     ) -> StoreFuture<'_, LeaseStatus>;
+    /// Extends many leases in one statement (one commit): per `(id, token)` pair, in input
+    /// order, whether it is still held and whether cancel was requested.
+    fn heartbeat_many(
+        &self,
+        leases: Vec<(String, String)>,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'_, Vec<LeaseStatus>>;
+    /// Records `flush.outcomes`, then runs `flush.claims`, all in one transaction: the worker's
+    /// single round trip per batch. Either everything commits or nothing does.
+    fn flush(&self, flush: Flush, now: Millis) -> StoreFuture<'_, Flushed>;
     /// Records handler progress; false when the lease is lost.
     fn progress(
         &self,
@@ -130,6 +141,37 @@ pub(crate) mod sql {
     pub const GET: &str = "SELECT * FROM jobs WHERE id = $1";
     pub const HEARTBEAT: &str = "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 \
         WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING cancel_requested";
+    /// The `SET` and `WHERE` of the batched heartbeat; the `FROM` source `h` has columns
+    /// `id, token` (one row per lease).
+    macro_rules! heartbeat_many {
+        ($from:literal, $returning:literal) => {
+            concat!(
+                "UPDATE jobs AS j SET lease_expires_at = $1, updated_at = $2 FROM ",
+                $from,
+                " AS h WHERE j.id = h.id AND j.lease_token = h.token AND j.state = 'running' ",
+                "RETURNING ",
+                $returning
+            )
+        };
+    }
+    pub(crate) use heartbeat_many;
+    /// The claim; `$ALLOWED` is the dialect's "type is one of `$5`" test.
+    macro_rules! claim {
+        ($allowed:literal, $lock:literal) => {
+            concat!(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, ",
+                "lease_owner = $1, lease_token = $2, lease_expires_at = $3, ",
+                "started_at = COALESCE(started_at, $4), updated_at = $4 ",
+                "WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $4 ",
+                "AND ",
+                $allowed,
+                " ORDER BY priority DESC, run_after, id LIMIT $6",
+                $lock,
+                ") RETURNING *"
+            )
+        };
+    }
+    pub(crate) use claim;
     pub const PROGRESS: &str = "UPDATE jobs SET progress = $3, progress_message = $4, updated_at = $5 \
         WHERE id = $1 AND lease_token = $2 AND state = 'running'";
     /// The `SET` of the outcome update, shared by both dialects: the `FROM` source `o` has
@@ -287,6 +329,76 @@ impl OutcomeColumns {
         c
     }
 }
+
+/// Puts claimed rows in claim order and gives each the claim's token.
+pub(crate) fn claimed(mut jobs: Vec<Job>, token: &str) -> Vec<Claimed> {
+    jobs.sort_by(|a, b| (b.priority, a.run_after, &a.id).cmp(&(a.priority, b.run_after, &b.id)));
+    jobs.into_iter()
+        .map(|job| Claimed {
+            job,
+            lease_token: token.to_owned(),
+        })
+        .collect()
+}
+
+/// Puts `RETURNING id, cancel_requested` rows of a batched heartbeat back in input order.
+pub(crate) fn leases_in_order(
+    leases: &[(String, String)],
+    rows: Vec<(String, bool)>,
+) -> Vec<LeaseStatus> {
+    let held: std::collections::HashMap<String, bool> = rows.into_iter().collect();
+    leases
+        .iter()
+        .map(|(id, _)| match held.get(id) {
+            Some(&cancel_requested) => LeaseStatus::Held { cancel_requested },
+            None => LeaseStatus::Lost,
+        })
+        .collect()
+}
+
+/// How many statements a flush needs (one statement needs no explicit transaction).
+pub(crate) fn flush_statements(flush: &Flush) -> usize {
+    usize::from(!flush.outcomes.is_empty())
+        + if flush.claim_budget == 0 {
+            0
+        } else {
+            flush
+                .claims
+                .iter()
+                .filter(|c| c.limit > 0 && !c.types.is_empty())
+                .count()
+        }
+}
+
+/// Runs a [`Flush`] on one connection (inside a transaction when it has more than one
+/// statement); `$record` and `$claim` are the adapter's per-connection functions.
+macro_rules! run_flush {
+    ($conn:expr, $flush:expr, $now:expr, $record:path, $claim:path) => {{
+        let conn = $conn;
+        let flush: $crate::model::Flush = $flush;
+        let recorded = if flush.outcomes.is_empty() {
+            Vec::new()
+        } else {
+            $record(&mut *conn, &flush.outcomes, $now).await?
+        };
+        let mut claimed = Vec::new();
+        let mut left = flush.claim_budget;
+        for mut req in flush.claims {
+            if left == 0 {
+                break;
+            }
+            if req.limit == 0 || req.types.is_empty() {
+                continue;
+            }
+            req.limit = req.limit.min(left);
+            let got = $claim(&mut *conn, &req).await?;
+            left = left.saturating_sub(u32::try_from(got.len()).unwrap_or(u32::MAX));
+            claimed.extend(got);
+        }
+        $crate::model::Flushed { recorded, claimed }
+    }};
+}
+pub(crate) use run_flush;
 
 /// Puts `RETURNING id, state` rows back in the order of `outcomes` (`None`: lease lost).
 pub(crate) fn in_order(

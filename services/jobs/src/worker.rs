@@ -1,14 +1,19 @@
 //! The worker loop: claims jobs within its concurrency limits, runs their handlers under a
 //! heartbeated lease, records outcomes with retries and backoff, fires cron schedules, recovers
 //! jobs of dead workers, and drains on shutdown.
+//!
+//! One loop per worker owns every lease it holds. Each turn it writes the outcomes of the jobs
+//! that finished *and* claims jobs for the slots they free in one transaction
+//! ([`crate::store::JobStore::flush`]): a busy worker pays one commit per batch, not one per claim plus one
+//! per outcome batch. Heartbeats extend all held leases in one statement.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -16,95 +21,62 @@ use crate::backoff::Backoff;
 use crate::error::JobsError;
 use crate::metrics::JobMetrics;
 use crate::model::{
-    ClaimRequest, Claimed, Failure, JobState, LeaseStatus, NewJob, Outcome, OutcomeKind, now_ms,
+    ClaimRequest, Claimed, Failure, Flush, JobState, LeaseStatus, NewJob, Outcome, OutcomeKind,
+    now_ms,
 };
 use crate::queue::JobQueue;
 use crate::registry::{JobContext, JobError, Registered, Registry};
 use crate::schedule::CronExpr;
-use crate::store::JobStore;
 
-/// What the outcome writer answers: the job's new state, `None` when the lease was lost.
-type Recorded = Result<Option<JobState>, String>;
-
-/// An outcome waiting for the writer, and where to tell its job how it went.
-struct Pending {
+/// A finished run, sent by its task to the worker loop, which records it.
+struct Finished {
     outcome: Outcome,
-    reply: oneshot::Sender<Recorded>,
+    job_type: String,
+    span: tracing::Span,
 }
 
-/// Writes outcomes in batches: takes what has arrived (waiting up to `linger` for more, up to
-/// `max` in all), records them in one statement, answers each job, repeats. Ends when every
-/// sender is gone and everything received has been written.
-async fn write_outcomes(
-    store: Arc<dyn JobStore>,
-    mut rx: mpsc::UnboundedReceiver<Pending>,
-    max: usize,
-    linger: Duration,
-) {
-    let max = max.max(1);
-    let mut carry: Vec<Pending> = Vec::new();
-    let mut open = true;
-    loop {
-        if carry.is_empty() {
-            if !open {
-                return;
-            }
-            match rx.recv().await {
-                Some(p) => carry.push(p),
-                None => return,
-            }
+/// A lease this worker holds.
+struct Held {
+    token: String,
+    job_type: String,
+    cancel: CancellationToken,
+    /// A heartbeat found the lease gone: the outcome must not be written.
+    lost: bool,
+}
+
+/// Every lease the loop holds, with per-type counts for the type limits.
+#[derive(Default)]
+struct Leases {
+    held: HashMap<String, Held>,
+    by_type: HashMap<String, usize>,
+}
+
+impl Leases {
+    fn insert(&mut self, c: &Claimed) -> CancellationToken {
+        let cancel = CancellationToken::new();
+        *self.by_type.entry(c.job.job_type.clone()).or_default() += 1;
+        self.held.insert(
+            c.job.id.clone(),
+            Held {
+                token: c.lease_token.clone(),
+                job_type: c.job.job_type.clone(),
+                cancel: cancel.clone(),
+                lost: false,
+            },
+        );
+        cancel
+    }
+
+    fn forget(&mut self, id: &str) {
+        if let Some(h) = self.held.remove(id)
+            && let Some(n) = self.by_type.get_mut(&h.job_type)
+        {
+            *n = n.saturating_sub(1);
         }
-        let mut batch: Vec<Pending> = Vec::with_capacity(max.min(64));
-        let mut later = Vec::new();
-        let mut ids = std::collections::HashSet::new();
-        let mut take = |p: Pending, batch: &mut Vec<Pending>, later: &mut Vec<Pending>| {
-            // A job re-claimed by this worker may have a stale outcome in flight; keep ids
-            // distinct per statement so each answer matches its own lease.
-            if batch.len() < max && ids.insert(p.outcome.id.clone()) {
-                batch.push(p);
-            } else {
-                later.push(p);
-            }
-        };
-        for p in carry.drain(..) {
-            take(p, &mut batch, &mut later);
-        }
-        while open && batch.len() < max {
-            match rx.try_recv() {
-                Ok(p) => take(p, &mut batch, &mut later),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => open = false,
-            }
-        }
-        if open && batch.len() < max && !linger.is_zero() {
-            let deadline = tokio::time::Instant::now() + linger;
-            while batch.len() < max {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(p)) => take(p, &mut batch, &mut later),
-                    Ok(None) => {
-                        open = false;
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
-        }
-        carry = later;
-        let (outcomes, replies): (Vec<Outcome>, Vec<_>) =
-            batch.into_iter().map(|p| (p.outcome, p.reply)).unzip();
-        match store.record_outcomes(outcomes, now_ms()).await {
-            Ok(states) => {
-                for (reply, state) in replies.into_iter().zip(states) {
-                    let _ = reply.send(Ok(state));
-                }
-            }
-            Err(e) => {
-                let e = e.to_string();
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-            }
-        }
+    }
+
+    fn is_lost(&self, id: &str) -> bool {
+        self.held.get(id).is_none_or(|h| h.lost)
     }
 }
 
@@ -127,9 +99,13 @@ pub struct WorkerConfig {
     pub backoff: Backoff,
     /// Most outcomes written in one statement.
     pub outcome_batch: usize,
-    /// How long the outcome writer waits for more outcomes before writing a batch that is not
-    /// full (outcomes arriving while a write is in flight join the next batch anyway).
+    /// How long the loop waits for more running jobs to finish before writing a batch of
+    /// outcomes that is not full (it never waits once every running job has finished; outcomes
+    /// arriving while a write is in flight join the next batch anyway).
     pub outcome_linger: Duration,
+    /// How often the `jobs_queue_depth` gauge is refreshed (an exact count over the partial
+    /// index of queued rows; `GET /internal/queue-depth` always counts afresh).
+    pub depth_interval: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -145,6 +121,7 @@ impl Default for WorkerConfig {
             backoff: Backoff::default(),
             outcome_batch: 256,
             outcome_linger: Duration::from_millis(2),
+            depth_interval: Duration::from_secs(5),
         }
     }
 }
@@ -160,13 +137,6 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Jobs in flight: per-type counts and the leases to release on a hard stop.
-#[derive(Default)]
-struct InFlight {
-    by_type: HashMap<String, usize>,
-    leases: HashMap<String, (String, CancellationToken)>,
-}
-
 /// A worker: one per process.
 #[derive(Clone)]
 pub struct Worker {
@@ -174,7 +144,6 @@ pub struct Worker {
     registry: Arc<Registry>,
     config: Arc<WorkerConfig>,
     metrics: JobMetrics,
-    in_flight: Arc<Mutex<InFlight>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -200,7 +169,6 @@ impl Worker {
             registry: Arc::new(registry),
             config: Arc::new(config),
             metrics,
-            in_flight: Arc::default(),
         }
     }
 
@@ -214,106 +182,268 @@ impl Worker {
         &self.config.worker_id
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, InFlight> {
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Runs until `shutdown`, then stops claiming, lets running jobs finish within the grace
     /// period, and gives the rest back to the queue.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), JobsError> {
         self.install_schedules(now_ms()).await?;
-        let (outcomes, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_outcomes(
-            self.queue.store().clone(),
-            rx,
-            self.config.outcome_batch,
-            self.config.outcome_linger,
-        ));
-        let mut tasks = JoinSet::new();
-        let mut last_maintenance: Option<Instant> = None;
-        tracing::info!(worker_id = %self.config.worker_id, types = ?self.registry.types(), "worker started");
-        while !shutdown.is_cancelled() {
-            let due = last_maintenance.is_none_or(|t| t.elapsed() >= self.config.poll_interval);
-            if due {
-                last_maintenance = Some(Instant::now());
-                if let Err(e) = self.maintenance(now_ms()).await {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let mut task_jobs: HashMap<tokio::task::Id, String> = HashMap::new();
+        let mut leases = Leases::default();
+        let mut pending: Vec<Finished> = Vec::new();
+        let config = self.config.clone();
+        let concurrency = config.concurrency.max(1);
+        // Claim in batches: with most slots busy, wait for a quarter of them to free up rather
+        // than paying one claim per finished job.
+        let claim_at = (concurrency / 4).max(1);
+        let max_outcomes = config.outcome_batch.max(1);
+        let mut next_maintenance = Instant::now();
+        let mut next_depth = Instant::now();
+        let mut next_heartbeat = Instant::now() + config.heartbeat;
+        // Whether the queue may hold work for us (the last claim filled its budget, or
+        // something woke us since).
+        let mut more = true;
+        let mut drain_until: Option<Instant> = None;
+        tracing::info!(worker_id = %config.worker_id, types = ?self.registry.types(), "worker started");
+        loop {
+            reap(&mut tasks, &mut task_jobs, &mut leases);
+            if drain_until.is_none() && shutdown.is_cancelled() {
+                if !leases.held.is_empty() {
+                    tracing::info!(running = leases.held.len(), grace = ?config.grace, "worker draining");
+                }
+                drain_until = Some(Instant::now() + config.grace);
+            }
+            if let Some(deadline) = drain_until
+                && pending.is_empty()
+                && (leases.held.is_empty() || Instant::now() >= deadline)
+            {
+                break;
+            }
+            let now = Instant::now();
+            if drain_until.is_none() && now >= next_maintenance {
+                next_maintenance = now + config.poll_interval;
+                let refresh_depth = now >= next_depth;
+                if refresh_depth {
+                    next_depth = now + config.depth_interval;
+                }
+                if let Err(e) = self.maintain(now_ms(), refresh_depth).await {
                     tracing::warn!(error = %e, "job maintenance failed; retrying next tick");
                 }
+                more = true;
             }
-            // Claim in batches: with most slots busy, wait for a quarter of them to free up
-            // rather than paying one claim query per finished job.
-            let free = self.config.concurrency.saturating_sub(tasks.len());
-            let batch = (self.config.concurrency / 4).max(1);
-            let claimed = if free < batch {
-                Vec::new()
-            } else {
-                match self.claim_once(tasks.len()).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming jobs failed; retrying");
-                        Vec::new()
+            if now >= next_heartbeat {
+                next_heartbeat = now + config.heartbeat;
+                self.heartbeat_all(&mut leases, &pending).await;
+            }
+            while pending.len() < max_outcomes
+                && let Ok(f) = done_rx.try_recv()
+            {
+                pending.push(f);
+            }
+            // Linger for the rest of the running jobs, unless all of them are already done.
+            if !pending.is_empty() && !config.outcome_linger.is_zero() {
+                let deadline = tokio::time::Instant::now() + config.outcome_linger;
+                while pending.len() < max_outcomes && pending.len() < leases.held.len() {
+                    match tokio::time::timeout_at(deadline, done_rx.recv()).await {
+                        Ok(Some(f)) => pending.push(f),
+                        _ => break,
                     }
                 }
-            };
-            let got = claimed.len();
-            for c in claimed {
+            }
+            let free = concurrency.saturating_sub(leases.held.len()) + pending.len();
+            let claim = drain_until.is_none()
+                && free >= claim_at
+                && (more || !pending.is_empty())
+                && !shutdown.is_cancelled();
+            if pending.is_empty() && !claim {
+                let wait_until = if drain_until.is_some() {
+                    drain_until.unwrap_or(next_heartbeat)
+                } else {
+                    next_maintenance
+                }
+                .min(next_heartbeat);
+                tokio::select! {
+                    () = shutdown.cancelled(), if drain_until.is_none() => {}
+                    () = self.queue.wake().notified() => more = true,
+                    Some(f) = done_rx.recv() => pending.push(f),
+                    () = tokio::time::sleep_until(wait_until.into()) => {}
+                }
+                continue;
+            }
+            let finished = std::mem::take(&mut pending);
+            let asked = if claim { free } else { 0 };
+            let got = self.flush(&mut leases, finished, asked).await;
+            let claimed_n = got.len();
+            for c in got {
+                let cancel = leases.insert(&c);
                 let worker = self.clone();
-                let outcomes = outcomes.clone();
-                tasks.spawn(async move { worker.run_job(c, outcomes).await });
+                let done = done_tx.clone();
+                let id = c.job.id.clone();
+                let handle = tasks.spawn(async move { worker.run_job(c, cancel, done).await });
+                task_jobs.insert(handle.id(), id);
             }
-            if got > 0 && self.config.concurrency - tasks.len() >= batch {
-                continue; // more may be waiting
+            if claim {
+                more = claimed_n >= asked;
             }
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                () = self.queue.wake().notified() => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                () = tokio::time::sleep(self.config.poll_interval) => {}
-            }
-            while tasks.try_join_next().is_some() {}
         }
-        let finished = self.drain(tasks).await;
-        // Every job task is gone, so this was the last sender: the writer records what it holds
-        // and stops. Only then are leases still held given back.
-        drop(outcomes);
-        if let Err(e) = writer.await {
-            tracing::error!(error = %e, "the outcome writer stopped");
-        }
+        let finished = leases.held.is_empty();
         if !finished {
-            self.release_all().await;
+            tasks.abort_all();
+        }
+        while let Some(res) = tasks.join_next_with_id().await {
+            let id = match res {
+                Ok((id, ())) => id,
+                Err(e) => e.id(),
+            };
+            task_jobs.remove(&id);
+        }
+        // Runs that finished just before the abort still get their outcome written.
+        while let Ok(f) = done_rx.try_recv() {
+            pending.push(f);
+        }
+        if !pending.is_empty() {
+            self.flush(&mut leases, pending, 0).await;
+        }
+        if !leases.held.is_empty() {
+            self.release_all(&mut leases).await;
         }
         Ok(())
     }
 
-    /// Waits for running jobs within the grace period, then aborts the rest; true when all
-    /// finished in time.
-    async fn drain(&self, mut tasks: JoinSet<()>) -> bool {
-        let running = tasks.len();
-        if running > 0 {
-            tracing::info!(running, grace = ?self.config.grace, "worker draining");
+    /// One round trip: records `finished` and claims up to `free` jobs in one transaction,
+    /// then settles the finished jobs (metrics, logs, slots). Returns the claimed jobs.
+    async fn flush(
+        &self,
+        leases: &mut Leases,
+        finished: Vec<Finished>,
+        free: usize,
+    ) -> Vec<Claimed> {
+        let mut outcomes = Vec::with_capacity(finished.len());
+        let mut recorded = Vec::with_capacity(finished.len());
+        let mut seen = std::collections::HashSet::with_capacity(finished.len());
+        for f in finished {
+            if leases.is_lost(&f.outcome.id) || !seen.insert(f.outcome.id.clone()) {
+                tracing::warn!(parent: &f.span, "lease lost while running; another worker owns the job now");
+                leases.forget(&f.outcome.id);
+                continue;
+            }
+            outcomes.push(f.outcome.clone());
+            recorded.push(f);
         }
-        let finished = tokio::time::timeout(self.config.grace, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if finished.is_ok() {
-            return true;
+        // Slots freed by this batch are counted as free for its claim; limited types too.
+        let claims = if free == 0 {
+            Vec::new()
+        } else {
+            let mut busy = leases.by_type.clone();
+            for f in &recorded {
+                if let Some(n) = busy.get_mut(&f.job_type) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            self.claim_plan(&busy, free)
+        };
+        let flush = Flush {
+            outcomes,
+            claims,
+            claim_budget: u32::try_from(free).unwrap_or(u32::MAX),
+        };
+        let result = self.queue.store().flush(flush, now_ms()).await;
+        let (states, claimed) = match result {
+            Ok(done) => (Ok(done.recorded), done.claimed),
+            Err(e) => {
+                tracing::warn!(error = %e, "writing outcomes and claiming failed");
+                (Err(e.to_string()), Vec::new())
+            }
+        };
+        match states {
+            Ok(states) => {
+                for (f, state) in recorded.into_iter().zip(states) {
+                    self.settle(&f, state);
+                    leases.forget(&f.outcome.id);
+                }
+            }
+            Err(e) => {
+                for f in recorded {
+                    tracing::error!(parent: &f.span, error = %e, "cannot record job outcome; the lease will expire and the job run again");
+                    leases.forget(&f.outcome.id);
+                }
+            }
         }
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
-        false
+        claimed
     }
 
-    /// Gives every lease this worker still holds back to the queue (after a hard stop).
-    async fn release_all(&self) {
-        let leases: Vec<(String, String)> = self
-            .lock()
-            .leases
-            .drain()
-            .map(|(id, (token, _))| (id, token))
+    /// Metrics and logs for a recorded outcome.
+    fn settle(&self, f: &Finished, state: Option<JobState>) {
+        let error = match &f.outcome.kind {
+            OutcomeKind::Failed(failure) => failure.error.as_str(),
+            _ => "",
+        };
+        match state {
+            Some(JobState::Succeeded) => {
+                self.metrics.succeeded(&f.job_type);
+                tracing::info!(parent: &f.span, "job succeeded");
+            }
+            Some(JobState::Queued) => {
+                self.metrics.retried(&f.job_type);
+                tracing::warn!(parent: &f.span, error, "job attempt failed; will retry");
+            }
+            Some(JobState::Failed) => {
+                self.metrics.failed(&f.job_type);
+                tracing::error!(parent: &f.span, error, "job failed");
+            }
+            Some(_) => {}
+            None => tracing::warn!(parent: &f.span, "lease lost before the outcome was recorded"),
+        }
+    }
+
+    /// Extends every held lease (except those whose outcome is about to be written) in one
+    /// statement; delivers cancel requests and lost leases to the handlers.
+    async fn heartbeat_all(&self, leases: &mut Leases, pending: &[Finished]) {
+        let ids: Vec<(String, String)> = leases
+            .held
+            .iter()
+            .filter(|(id, h)| !h.lost && !pending.iter().any(|f| &f.outcome.id == *id))
+            .map(|(id, h)| (id.clone(), h.token.clone()))
             .collect();
-        for (id, token) in leases {
-            match self.queue.store().release(&id, &token, now_ms()).await {
+        if ids.is_empty() {
+            return;
+        }
+        let statuses = self
+            .queue
+            .store()
+            .heartbeat_many(ids.clone(), now_ms(), millis(self.config.lease))
+            .await;
+        let statuses = match statuses {
+            Ok(s) => s,
+            // Keep trying: the lease outlives several missed heartbeats.
+            Err(e) => {
+                tracing::warn!(error = %e, leases = ids.len(), "heartbeat failed");
+                return;
+            }
+        };
+        for ((id, _), status) in ids.iter().zip(statuses) {
+            let Some(h) = leases.held.get_mut(id) else {
+                continue;
+            };
+            match status {
+                LeaseStatus::Held { cancel_requested } => {
+                    if cancel_requested && !h.cancel.is_cancelled() {
+                        tracing::info!(job_id = %id, "cancellation requested");
+                        h.cancel.cancel();
+                    }
+                }
+                LeaseStatus::Lost => {
+                    h.lost = true;
+                    h.cancel.cancel();
+                }
+            }
+        }
+    }
+
+    /// Gives every lease still held back to the queue (after a hard stop).
+    async fn release_all(&self, leases: &mut Leases) {
+        for (id, h) in leases.held.drain() {
+            match self.queue.store().release(&id, &h.token, now_ms()).await {
                 Ok(true) => tracing::info!(job_id = %id, "job released to the queue at shutdown"),
                 Ok(false) => {}
                 Err(e) => {
@@ -321,10 +451,15 @@ impl Worker {
                 }
             }
         }
+        leases.by_type.clear();
     }
 
     /// Lease recovery, cron ticks and the queue-depth gauge.
     pub async fn maintenance(&self, now: i64) -> Result<(), JobsError> {
+        self.maintain(now, true).await
+    }
+
+    async fn maintain(&self, now: i64, refresh_depth: bool) -> Result<(), JobsError> {
         let recovered = self.queue.store().recover_expired(now).await?;
         if recovered > 0 {
             tracing::warn!(
@@ -333,8 +468,10 @@ impl Worker {
             );
         }
         self.tick_schedules(now).await?;
-        let depth = self.queue.store().queue_depth(now).await?;
-        self.metrics.set_depth(&depth);
+        if refresh_depth {
+            let depth = self.queue.store().queue_depth(now).await?;
+            self.metrics.set_depth(&depth);
+        }
         Ok(())
     }
 
@@ -379,81 +516,47 @@ impl Worker {
         Ok(fired)
     }
 
-    /// Claims as many jobs as free slots and per-type limits allow.
-    async fn claim_once(&self, running: usize) -> Result<Vec<Claimed>, JobsError> {
-        let free = self.config.concurrency.saturating_sub(running);
-        if free == 0 {
-            return Ok(Vec::new());
-        }
-        let (unlimited, limited): (Vec<_>, Vec<_>) = {
-            let in_flight = self.lock();
-            let mut unlimited = Vec::new();
-            let mut limited = Vec::new();
-            for (name, Registered { limit, .. }) in &self.registry.handlers {
-                match limit {
-                    None => unlimited.push(name.clone()),
-                    Some(l) => {
-                        let busy = in_flight.by_type.get(name).copied().unwrap_or(0);
-                        if busy < *l {
-                            limited.push((name.clone(), l - busy));
-                        }
+    /// The claim requests for `free` slots: one per limited type with spare capacity, then
+    /// one for every unlimited type.
+    fn claim_plan(&self, busy: &HashMap<String, usize>, free: usize) -> Vec<ClaimRequest> {
+        let now = now_ms();
+        let request = |types: Vec<String>, limit: usize| ClaimRequest {
+            worker_id: self.config.worker_id.clone(),
+            types,
+            limit: u32::try_from(limit).unwrap_or(u32::MAX),
+            now,
+            lease_ms: millis(self.config.lease),
+        };
+        let mut unlimited = Vec::new();
+        let mut claims = Vec::new();
+        for (name, Registered { limit, .. }) in &self.registry.handlers {
+            match limit {
+                None => unlimited.push(name.clone()),
+                Some(l) => {
+                    let l: usize = *l;
+                    let running = busy.get(name).copied().unwrap_or(0);
+                    if running < l {
+                        claims.push(request(vec![name.clone()], (l - running).min(free)));
                     }
                 }
             }
-            (unlimited, limited)
-        };
-        let mut out = Vec::new();
-        let mut left = free;
-        for (name, spare) in limited {
-            if left == 0 {
-                break;
-            }
-            let got = self.claim_types(vec![name], spare.min(left)).await?;
-            left -= got.len();
-            out.extend(got);
         }
-        if left > 0 && !unlimited.is_empty() {
-            out.extend(self.claim_types(unlimited, left).await?);
+        if !unlimited.is_empty() {
+            unlimited.sort();
+            claims.push(request(unlimited, free));
         }
-        Ok(out)
+        claims
     }
 
-    async fn claim_types(
-        &self,
-        types: Vec<String>,
-        limit: usize,
-    ) -> Result<Vec<Claimed>, JobsError> {
-        let claimed = self
-            .queue
-            .store()
-            .claim(ClaimRequest {
-                worker_id: self.config.worker_id.clone(),
-                types,
-                limit: u32::try_from(limit).unwrap_or(u32::MAX),
-                now: now_ms(),
-                lease_ms: millis(self.config.lease),
-            })
-            .await?;
-        let mut in_flight = self.lock();
-        for c in &claimed {
-            *in_flight.by_type.entry(c.job.job_type.clone()).or_default() += 1;
-            in_flight.leases.insert(
-                c.job.id.clone(),
-                (c.lease_token.clone(), CancellationToken::new()),
-            );
-        }
-        Ok(claimed)
-    }
-
-    async fn run_job(self, claimed: Claimed, outcomes: mpsc::UnboundedSender<Pending>) {
+    async fn run_job(
+        self,
+        claimed: Claimed,
+        cancel: CancellationToken,
+        done: mpsc::UnboundedSender<Finished>,
+    ) {
         let Claimed { job, lease_token } = claimed;
         let (id, job_type, attempt) = (job.id.clone(), job.job_type.clone(), job.attempts);
-        let cancel = self
-            .lock()
-            .leases
-            .get(&id)
-            .map(|(_, c)| c.clone())
-            .unwrap_or_default();
+        let span = tracing::info_span!("job", job_id = %id, job_type = %job_type, attempt);
         let Some(registered) = self.registry.handlers.get(&job_type).cloned() else {
             // Cannot happen: only registered types are claimed. Hand it back rather than drop it.
             let _ = self
@@ -461,20 +564,10 @@ impl Worker {
                 .store()
                 .release(&id, &lease_token, now_ms())
                 .await;
-            self.forget(&id, &job_type);
             return;
         };
-        let span = tracing::info_span!("job", job_id = %id, job_type = %job_type, attempt);
-        let _enter = span.clone();
         self.metrics.started(&job_type);
         let started = Instant::now();
-        let lease_lost = CancellationToken::new();
-        let heartbeat = tokio::spawn(self.clone().heartbeat(
-            id.clone(),
-            lease_token.clone(),
-            cancel.clone(),
-            lease_lost.clone(),
-        ));
         let ctx = JobContext::new(
             job,
             lease_token.clone(),
@@ -485,14 +578,8 @@ impl Worker {
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(JobError::Retry("handler panicked".to_owned())));
-        heartbeat.abort();
         self.metrics
             .stopped(&job_type, started.elapsed().as_secs_f64());
-        if lease_lost.is_cancelled() {
-            tracing::warn!(parent: &span, "lease lost while running; another worker owns the job now");
-            self.forget(&id, &job_type);
-            return;
-        }
         let kind = match outcome {
             Ok(result) => OutcomeKind::Succeeded(result),
             Err(JobError::Cancelled) => OutcomeKind::Cancelled,
@@ -513,94 +600,37 @@ impl Worker {
                 })
             }
         };
-        let error = match &kind {
-            OutcomeKind::Failed(f) => Some(f.error.clone()),
-            _ => None,
-        };
-        // The job counts as done only once the writer has committed its outcome; until then it
+        // The job counts as done only once the loop has committed its outcome; until then it
         // keeps its slot, and a crash before the commit leaves it to lease recovery.
-        let (reply, answer) = oneshot::channel();
-        let sent = outcomes.send(Pending {
+        let _ = done.send(Finished {
             outcome: Outcome {
-                id: id.clone(),
-                lease_token: lease_token.clone(),
+                id,
+                lease_token,
                 kind,
             },
-            reply,
+            job_type,
+            span,
         });
-        let stopped = || Err("the outcome writer stopped".to_owned());
-        let recorded: Recorded = match sent {
-            Ok(()) => answer.await.unwrap_or_else(|_| stopped()),
-            Err(_) => stopped(),
-        };
-        let recorded = recorded.map(|state| match state {
-            Some(JobState::Succeeded) => {
-                self.metrics.succeeded(&job_type);
-                tracing::info!(parent: &span, "job succeeded");
-                true
-            }
-            Some(JobState::Queued) => {
-                self.metrics.retried(&job_type);
-                tracing::warn!(parent: &span, error = error.as_deref().unwrap_or(""), "job attempt failed; will retry");
-                true
-            }
-            Some(JobState::Failed) => {
-                self.metrics.failed(&job_type);
-                tracing::error!(parent: &span, error = error.as_deref().unwrap_or(""), "job failed");
-                true
-            }
-            Some(_) => true,
-            None => false,
-        });
-        match recorded {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(parent: &span, "lease lost before the outcome was recorded")
+    }
+}
+
+/// Collects finished job tasks; a task that ended without reporting (it panicked outside the
+/// handler) gives up its slot, and its lease expires.
+fn reap(
+    tasks: &mut JoinSet<()>,
+    task_jobs: &mut HashMap<tokio::task::Id, String>,
+    leases: &mut Leases,
+) {
+    while let Some(res) = tasks.try_join_next_with_id() {
+        match res {
+            Ok((id, ())) => {
+                task_jobs.remove(&id);
             }
             Err(e) => {
-                tracing::error!(parent: &span, error = %e, "cannot record job outcome; the lease will expire and the job run again")
-            }
-        }
-        self.forget(&id, &job_type);
-    }
-
-    fn forget(&self, id: &str, job_type: &str) {
-        let mut in_flight = self.lock();
-        in_flight.leases.remove(id);
-        if let Some(n) = in_flight.by_type.get_mut(job_type) {
-            *n = n.saturating_sub(1);
-        }
-    }
-
-    async fn heartbeat(
-        self,
-        id: String,
-        token: String,
-        cancel: CancellationToken,
-        lease_lost: CancellationToken,
-    ) {
-        let lease = millis(self.config.lease);
-        loop {
-            tokio::time::sleep(self.config.heartbeat).await;
-            match self
-                .queue
-                .store()
-                .heartbeat(&id, &token, now_ms(), lease)
-                .await
-            {
-                Ok(LeaseStatus::Held { cancel_requested }) => {
-                    if cancel_requested && !cancel.is_cancelled() {
-                        tracing::info!(job_id = %id, "cancellation requested");
-                        cancel.cancel();
-                    }
+                if let Some(job) = task_jobs.remove(&e.id()) {
+                    tracing::error!(job_id = %job, error = %e, "job task failed; its lease will expire");
+                    leases.forget(&job);
                 }
-                Ok(LeaseStatus::Lost) => {
-                    lease_lost.cancel();
-                    cancel.cancel();
-                    return;
-                }
-                // Keep trying: the lease outlives several missed heartbeats.
-                Err(e) => tracing::warn!(job_id = %id, error = %e, "heartbeat failed"),
             }
         }
     }
