@@ -18,7 +18,7 @@ const CLAIM: &str = sql::claim!("job_type = ANY($5)", " FOR UPDATE SKIP LOCKED")
 
 /// One statement extends every lease a worker holds.
 const HEARTBEAT_MANY: &str = sql::heartbeat_many!(
-    "unnest($3::TEXT[], $4::TEXT[]) AS u(id, token)",
+    "(SELECT * FROM unnest($3::TEXT[], $4::TEXT[]) AS u(id, token))",
     "j.id, j.cancel_requested"
 );
 

@@ -757,6 +757,65 @@ async fn batched_outcomes(s: Arc<dyn JobStore>, b: Arc<dyn JobStore>) {
     assert!(s.record_outcomes(Vec::new(), now).await.unwrap().is_empty());
 }
 
+async fn heartbeat_many_extends_every_held_lease(s: Arc<dyn JobStore>, b: Arc<dyn JobStore>) {
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            s.enqueue(NewJob::new("t", json!({})).max_attempts(3), T0)
+                .await
+                .unwrap()
+                .job
+                .id,
+        );
+    }
+    let claimed = s.claim(claim_req("w", &["t"], 3, T0)).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    let leases: Vec<(String, String)> = claimed
+        .iter()
+        .map(|c| (c.job.id.clone(), c.lease_token.clone()))
+        .collect();
+    b.request_cancel(&leases[1].0, T0 + 1).await.unwrap();
+    // The third is no longer ours: another worker finished it.
+    assert!(
+        b.complete(&leases[2].0, &leases[2].1, json!(null), T0 + 2)
+            .await
+            .unwrap()
+    );
+    let statuses = s
+        .heartbeat_many(leases.clone(), T0 + 20_000, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses,
+        vec![
+            LeaseStatus::Held {
+                cancel_requested: false
+            },
+            LeaseStatus::Held {
+                cancel_requested: true
+            },
+            LeaseStatus::Lost,
+        ]
+    );
+    // The held leases were extended: nothing lapses at the original deadline.
+    assert_eq!(b.recover_expired(T0 + LEASE + 1).await.unwrap(), 0);
+    for (id, _) in &leases[..2] {
+        let j = b.get(id).await.unwrap().unwrap();
+        assert_eq!(j.state, JobState::Running);
+        assert_eq!(j.lease_expires_at, Some(T0 + 20_000 + LEASE));
+    }
+    assert_eq!(
+        b.get(&leases[2].0).await.unwrap().unwrap().state,
+        JobState::Succeeded
+    );
+    assert!(
+        s.heartbeat_many(Vec::new(), T0, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -794,4 +853,5 @@ suite!(
     queue_depth_is_exact,
     list_filters_and_pages,
     batched_outcomes,
+    heartbeat_many_extends_every_held_lease,
 );
