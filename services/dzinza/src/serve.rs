@@ -133,9 +133,24 @@ pub async fn serve(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
         let gateway = Gateway::new(config, validator, &metrics, openapi)?;
         gateway.register_checks(&health);
         gateway.spawn_maintenance(shutdown.token());
-        let router = dzinza_gateway::router(gateway, health.clone(), metrics.clone());
-        let listener = bind(args.common.listen).await?;
-        let addr = listener.local_addr()?;
+        let threads = args
+            .gateway
+            .gateway_threads
+            .unwrap_or_else(server::default_threads);
+        let listeners = if threads == 0 {
+            vec![bind(args.common.listen).await?.into_std()?]
+        } else {
+            server::bind_reuseport(args.common.listen, threads).with_context(|| {
+                format!(
+                    "cannot listen on {} (set --listen or DZINZA_LISTEN)",
+                    args.common.listen
+                )
+            })?
+        };
+        let addr = listeners
+            .first()
+            .context("no gateway listener")?
+            .local_addr()?;
         if embedded {
             tracing::info!(
                 url = %format!("http://{addr}/"),
@@ -144,9 +159,36 @@ pub async fn serve(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            server::serve("gateway", listener, router, shutdown, Some(health)).await
-        });
+        if threads == 0 {
+            let router = dzinza_gateway::router(gateway, health.clone(), metrics.clone());
+            let listener = listeners
+                .into_iter()
+                .next()
+                .context("no gateway listener")?;
+            let listener = TcpListener::from_std(listener)?;
+            tasks.spawn(async move {
+                server::serve("gateway", listener, router, shutdown, Some(health)).await
+            });
+        } else {
+            // One gateway per thread: shared rules, limits, breakers and metrics; own pool.
+            let servers = listeners
+                .into_iter()
+                .map(|listener| {
+                    let router = dzinza_gateway::router(
+                        gateway.with_own_pool(),
+                        health.clone(),
+                        metrics.clone(),
+                    );
+                    (listener, router)
+                })
+                .collect();
+            tasks.spawn(server::serve_on_threads(
+                "gateway",
+                servers,
+                shutdown,
+                Some(health),
+            ));
+        }
     }
 
     // One server failing takes the process down: a half-running platform is worse than none.

@@ -42,6 +42,11 @@ pub struct GatewayArgs {
     /// X-Forwarded-For that many hops from the right); 0 trusts no header.
     #[arg(long, env = "DZINZA_FORWARDED_HOPS")]
     pub forwarded_hops: Option<usize>,
+    /// Gateway server threads, each with its own single-threaded runtime, `SO_REUSEPORT`
+    /// listener and upstream connection pool [default: the number of available cores]; 0 serves
+    /// the gateway on the process's shared multi-threaded runtime instead.
+    #[arg(long, env = "DZINZA_GATEWAY_THREADS")]
+    pub gateway_threads: Option<usize>,
 }
 
 /// Everything the gateway needs to run.

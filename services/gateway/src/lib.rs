@@ -13,21 +13,18 @@ mod web;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
 use axum::routing::{any, get};
 use dzinza_kit::health::Health;
 use dzinza_kit::http_client::{self, HttpClient};
 use dzinza_kit::identity::TokenValidator;
 use dzinza_kit::metrics::Metrics;
+use dzinza_kit::server::StandardOptions;
 use http::header::{self, HeaderName, HeaderValue};
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::{GatewayArgs, GatewayConfig};
 
@@ -58,29 +55,48 @@ pub struct Upstream {
     base: String,
     /// This upstream's circuit breaker.
     pub breaker: CircuitBreaker,
+    metrics: metrics::UpstreamMetrics,
 }
 
 impl Upstream {
-    fn uri_for(&self, path: &str, query: Option<&str>) -> Result<http::Uri, ()> {
-        let uri = match query {
-            Some(q) => format!("{}{path}?{q}", self.base),
-            None => format!("{}{path}", self.base),
-        };
-        uri.parse().map_err(|_| ())
+    /// The upstream URI for the path made of `segments` and `query`, in one allocation.
+    fn uri_for(&self, segments: &[&str], query: Option<&str>) -> Result<http::Uri, ()> {
+        let len = self.base.len()
+            + segments.iter().map(|s| s.len()).sum::<usize>()
+            + query.map_or(0, |q| q.len() + 1);
+        let mut uri = String::with_capacity(len);
+        uri.push_str(&self.base);
+        for segment in segments {
+            uri.push_str(segment);
+        }
+        if let Some(q) = query {
+            uri.push('?');
+            uri.push_str(q);
+        }
+        // From the owned string: the URI takes the buffer over instead of copying it.
+        http::Uri::try_from(uri).map_err(|_| ())
     }
+}
+
+/// Where one resource prefix goes, resolved at start.
+#[derive(Debug)]
+struct ApiRoute {
+    service: String,
+    /// The metrics route label, `/api/{version}/<prefix>`.
+    label: Arc<str>,
 }
 
 /// The gateway's shared state.
 #[derive(Debug)]
 pub struct Gateway {
-    config: GatewayConfig,
-    rules: RuleTable,
-    upstreams: BTreeMap<String, Arc<Upstream>>,
+    config: Arc<GatewayConfig>,
+    rules: Arc<RuleTable>,
+    routes: Arc<BTreeMap<String, ApiRoute>>,
+    upstreams: Arc<BTreeMap<String, Arc<Upstream>>>,
     client: HttpClient,
     validator: Option<Arc<TokenValidator>>,
-    limits: RateLimits,
-    metrics: metrics::GatewayMetrics,
-    docs: web::Docs,
+    limits: Arc<RateLimits>,
+    docs: Arc<web::Docs>,
 }
 
 impl Gateway {
@@ -93,6 +109,7 @@ impl Gateway {
     ) -> Result<Arc<Self>, ConfigError> {
         config.validate()?;
         let r = &config.resilience;
+        let metrics = metrics::GatewayMetrics::register(registry);
         let upstreams = config
             .upstreams
             .iter()
@@ -105,20 +122,48 @@ impl Gateway {
                         r.breaker_cooldown,
                         r.request_timeout,
                     ),
+                    metrics: metrics.for_upstream(name),
                 };
                 (name.clone(), Arc::new(upstream))
             })
             .collect();
+        let routes = config
+            .prefixes
+            .iter()
+            .map(|(prefix, service)| {
+                let route = ApiRoute {
+                    service: service.clone(),
+                    label: format!("/api/{{version}}/{prefix}").into(),
+                };
+                (prefix.clone(), route)
+            })
+            .collect();
         Ok(Arc::new(Self {
-            rules: RuleTable::new(config.rules.clone()),
-            limits: RateLimits::new(&config.rate_limits),
+            rules: Arc::new(RuleTable::new(config.rules.clone())),
+            routes: Arc::new(routes),
+            limits: Arc::new(RateLimits::new(&config.rate_limits)),
             client: http_client::build(r.connect_timeout),
-            metrics: metrics::GatewayMetrics::register(registry),
-            docs: web::Docs::new(openapi),
-            upstreams,
+            docs: Arc::new(web::Docs::new(openapi)),
+            upstreams: Arc::new(upstreams),
             validator,
-            config,
+            config: Arc::new(config),
         }))
+    }
+
+    /// The same gateway (rules, limits, circuit breakers, metrics, token cache) with an upstream
+    /// connection pool of its own, for one server thread: its connections then live on that
+    /// thread's runtime and a request never waits on another thread's connection task.
+    pub fn with_own_pool(&self) -> Arc<Self> {
+        Arc::new(Self {
+            config: self.config.clone(),
+            rules: self.rules.clone(),
+            routes: self.routes.clone(),
+            upstreams: self.upstreams.clone(),
+            client: http_client::build(self.config.resilience.connect_timeout),
+            validator: self.validator.clone(),
+            limits: self.limits.clone(),
+            docs: self.docs.clone(),
+        })
     }
 
     /// Registers readiness details: upstream health and circuit state (reported, never failing
@@ -166,7 +211,7 @@ impl Gateway {
 async fn probe(client: &HttpClient, upstream: &Upstream) -> Result<String, String> {
     let breaker = upstream.breaker.state_name();
     let uri = upstream
-        .uri_for("/healthz", None)
+        .uri_for(&["/healthz"], None)
         .map_err(|()| "bad upstream URL".to_owned())?;
     let req = http::Request::get(uri)
         .body(axum::body::Body::empty())
@@ -202,15 +247,17 @@ pub fn router(gw: Arc<Gateway>, health: Health, registry: Metrics) -> Router {
         None => app.fallback(web::landing),
     }
     .with_state(gw.clone());
-    let mut router = dzinza_kit::server::standard_router("gateway", app, health, registry)
-        .layer(axum::middleware::from_fn(response_time));
-    for (name, value) in security_headers(gw.config.behind_tls) {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    let options = StandardOptions {
+        response_headers: security_headers(gw.config.behind_tls),
+        response_time: true,
+    };
+    let router =
+        dzinza_kit::server::standard_router_with("gateway", app, health, registry, options);
+    if gw.config.cors_origins.is_empty() {
+        router
+    } else {
+        router.layer(cors(&gw.config.cors_origins))
     }
-    if !gw.config.cors_origins.is_empty() {
-        router = router.layer(cors(&gw.config.cors_origins));
-    }
-    router
 }
 
 /// Content-Security-Policy for the web app: only our own origin, no inline scripts.
@@ -273,16 +320,4 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("ratelimit-reset"),
         ])
         .max_age(Duration::from_secs(600))
-}
-
-async fn response_time(request: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let mut response = next.run(request).await;
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
-    if let Ok(v) = HeaderValue::from_str(&format!("{ms:.3}ms")) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("x-response-time"), v);
-    }
-    response
 }

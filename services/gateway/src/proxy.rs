@@ -2,7 +2,7 @@
 //! upstream call with timeouts, retries for idempotent requests and circuit breaking.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -19,8 +19,14 @@ use rand::Rng;
 
 use crate::breaker::Admission;
 use crate::config::RouteRule;
+use crate::ratelimit::RateKey;
 use crate::routes;
 use crate::{Gateway, Upstream};
+
+/// Route labels of responses not from a resource prefix, built once.
+static UNMATCHED_LABEL: LazyLock<Arc<str>> =
+    LazyLock::new(|| dzinza_kit::metrics::UNMATCHED_ROUTE.into());
+static JWKS_LABEL: LazyLock<Arc<str>> = LazyLock::new(|| "/.well-known/jwks.json".into());
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -44,44 +50,49 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// `ANY /api/{*rest}`: routes by resource prefix and forwards.
 pub async fn api(State(gw): State<Arc<Gateway>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_owned();
-    let api = match routes::parse(&path) {
+    // The URI is shared bytes: this clone lets the parsed path borrow from it while `parts` moves.
+    let uri = parts.uri.clone();
+    let api = match routes::parse(uri.path()) {
         Ok(api) => api,
-        Err(e) => return with_label(Problem::not_found(e.to_string()).into_response(), None),
+        Err(e) => {
+            return with_label(
+                Problem::not_found(e.to_string()).into_response(),
+                &UNMATCHED_LABEL,
+            );
+        }
     };
-    let Some(service) = routes::service_for(&gw.config.prefixes, api.prefix) else {
+    let Some(route) = gw.routes.get(api.prefix) else {
         let problem =
             Problem::not_found(format!("There is no API resource named {:?}.", api.prefix));
-        return with_label(problem.into_response(), None);
+        return with_label(problem.into_response(), &UNMATCHED_LABEL);
     };
-    let label = format!("/api/{{version}}/{}", api.prefix);
     let rule = gw.rules.lookup(&parts.method, api.service_path);
-    let upstream_path = format!("/{}{}", api.version, api.service_path);
-    let response = handle(&gw, service, &upstream_path, rule, parts, body).await;
-    with_label(response, Some(label))
+    let upstream_path = ["/", api.version, api.service_path];
+    let response = handle(&gw, &route.service, &upstream_path, rule, parts, body).await;
+    with_label(response, &route.label)
 }
 
 /// `GET /.well-known/jwks.json`: the auth service's public keys.
 pub async fn jwks(State(gw): State<Arc<Gateway>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let rule = RouteRule {
+    static RULE: LazyLock<RouteRule> = LazyLock::new(|| RouteRule {
         public: true,
         ..RouteRule::default()
-    };
-    let response = handle(&gw, "auth", "/.well-known/jwks.json", &rule, parts, body).await;
-    with_label(response, Some("/.well-known/jwks.json".into()))
+    });
+    let (parts, body) = request.into_parts();
+    let path = ["/.well-known/jwks.json"];
+    let response = handle(&gw, "auth", &path, &RULE, parts, body).await;
+    with_label(response, &JWKS_LABEL)
 }
 
-fn with_label(mut response: Response, label: Option<String>) -> Response {
-    let label = label.unwrap_or_else(|| dzinza_kit::metrics::UNMATCHED_ROUTE.to_owned());
-    response.extensions_mut().insert(RouteLabel(label));
+fn with_label(mut response: Response, label: &Arc<str>) -> Response {
+    response.extensions_mut().insert(RouteLabel(label.clone()));
     response
 }
 
 async fn handle(
     gw: &Gateway,
     service: &str,
-    upstream_path: &str,
+    upstream_path: &[&str],
     rule: &RouteRule,
     mut parts: Parts,
     body: Body,
@@ -115,8 +126,8 @@ async fn handle(
         "anonymous"
     });
     let key = match &identity {
-        Some(id) => format!("user:{}", id.user_id),
-        None => format!("ip:{client_ip}"),
+        Some(id) => RateKey::user(&id.user_id),
+        None => RateKey::Ip(client_ip),
     };
     let decision = gw.limits.check(class, &key);
     if let Some(d) = decision.filter(|d| !d.allowed) {
@@ -177,11 +188,12 @@ async fn authenticate(
 }
 
 fn strip_identity_headers(headers: &mut HeaderMap) {
-    let forged: Vec<HeaderName> = headers
-        .keys()
-        .filter(|k| k.as_str().starts_with("x-user-"))
-        .cloned()
-        .collect();
+    let is_identity = |k: &HeaderName| k.as_str().starts_with("x-user-");
+    // Almost no request carries any: look before collecting.
+    if !headers.keys().any(is_identity) {
+        return;
+    }
+    let forged: Vec<HeaderName> = headers.keys().filter(|k| is_identity(k)).cloned().collect();
     for name in forged {
         headers.remove(name);
     }
@@ -226,14 +238,19 @@ fn is_retryable(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -254,7 +271,8 @@ fn prepare_headers(
         Some(existing) if trusted => format!("{existing}, {ip}"),
         _ => ip,
     };
-    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
+    // From the owned string: the value takes the buffer over instead of copying it.
+    if let Ok(v) = HeaderValue::try_from(forwarded_for) {
         headers.insert(X_FORWARDED_FOR, v);
     }
     if !(trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
@@ -283,13 +301,13 @@ fn prepare_headers(
         if let Some(Ok(v)) = id.email.as_deref().map(HeaderValue::from_str) {
             headers.insert(X_USER_EMAIL, v);
         }
-        if let Ok(v) = HeaderValue::from_str(&id.roles.join(",")) {
+        if let Ok(v) = HeaderValue::try_from(id.roles.join(",")) {
             headers.insert(X_USER_ROLES, v);
         }
         // Cookie-authenticated browsers: services validate the same token from Authorization.
         if !headers.contains_key(header::AUTHORIZATION)
             && let Some(Ok(v)) =
-                bearer_token(headers).map(|t| HeaderValue::from_str(&format!("Bearer {t}")))
+                bearer_token(headers).map(|t| HeaderValue::try_from(format!("Bearer {t}")))
         {
             headers.insert(header::AUTHORIZATION, v);
         }
@@ -399,16 +417,24 @@ async fn forward(
         1
     };
     let mut body = Some(body);
+    let mut headers = Some(parts.headers);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut req = http::Request::builder()
-            .method(parts.method.clone())
-            .uri(uri.clone())
-            .version(http::Version::HTTP_11)
-            .body(body.take().unwrap_or_else(Body::empty))
-            .map_err(|e| ForwardError::Upstream(e.to_string()))?;
-        *req.headers_mut() = parts.headers.clone();
+        // The last possible attempt takes the headers; earlier ones copy them for a retry.
+        let attempt_headers = if attempt < max_attempts {
+            headers.clone()
+        } else {
+            headers.take()
+        };
+        let Some(attempt_headers) = attempt_headers else {
+            return Err(ForwardError::Upstream("no request left to send".into()));
+        };
+        let mut req = http::Request::new(body.take().unwrap_or_else(Body::empty));
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = uri.clone();
+        *req.version_mut() = http::Version::HTTP_11;
+        *req.headers_mut() = attempt_headers;
 
         let result = attempt_once(gw, upstream, req, timeout).await;
         let retry = attempt < max_attempts
@@ -422,11 +448,11 @@ async fn forward(
             Ok(_) => "ok",
             Err(e) => e.outcome(),
         };
-        gw.metrics.upstream_call(&upstream.name, outcome);
+        upstream.metrics.call(outcome);
         if !retry {
             return result;
         }
-        gw.metrics.upstream_retry(&upstream.name);
+        upstream.metrics.retry();
         tokio::time::sleep(backoff(gw.config.resilience.retry_base_delay, attempt - 1)).await;
     }
 }

@@ -1,7 +1,10 @@
 //! Token-bucket rate limiting per client IP (anonymous) or per user (authenticated), by class.
 
 use std::collections::BTreeMap;
+use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -13,7 +16,27 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::config::RateLimit;
 
 type Keyed =
-    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+    RateLimiter<RateKey, DefaultKeyedStateStore<RateKey>, DefaultClock, StateInformationMiddleware>;
+
+/// Whose bucket a request draws from: a fixed-size value, so a check allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateKey {
+    /// An anonymous client, by IP address.
+    Ip(IpAddr),
+    /// A signed-in user, by a keyed 64-bit hash of the user id.
+    User(u64),
+}
+
+/// The hash keys, random per process, so nobody can choose user ids that share a bucket; two
+/// real ids share one only by a 64-bit hash collision.
+static USER_HASH: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+
+impl RateKey {
+    /// The key of the user `user_id`.
+    pub fn user(user_id: &str) -> Self {
+        Self::User(USER_HASH.hash_one(user_id))
+    }
+}
 
 struct Class {
     limit: RateLimit,
@@ -92,11 +115,11 @@ impl RateLimits {
     }
 
     /// Takes one token from `key`'s bucket in `class`; unknown classes are not limited.
-    pub fn check(&self, class: &str, key: &str) -> Option<Decision> {
+    pub fn check(&self, class: &str, key: &RateKey) -> Option<Decision> {
         let class = self.classes.get(class)?;
         let burst = class.limit.burst;
         let refill = Duration::from_secs(60) / class.limit.per_minute.max(1);
-        Some(match class.limiter.check_key(&key.to_owned()) {
+        Some(match class.limiter.check_key(key) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let used = burst.saturating_sub(remaining);
@@ -142,24 +165,36 @@ mod tests {
     #[test]
     fn empties_then_refuses_with_retry_time_per_key() {
         let l = limits(60, 3);
-        let d: Vec<_> = (0..3).map(|_| l.check("c", "ip1").unwrap()).collect();
+        let ip1 = RateKey::Ip([10, 0, 0, 1].into());
+        let d: Vec<_> = (0..3).map(|_| l.check("c", &ip1).unwrap()).collect();
         assert!(d.iter().all(|d| d.allowed));
         assert_eq!(d[2].remaining, 0);
-        let refused = l.check("c", "ip1").unwrap();
+        let refused = l.check("c", &ip1).unwrap();
         assert!(!refused.allowed);
         assert!(refused.reset_secs >= 1);
         assert!(
-            l.check("c", "ip2").unwrap().allowed,
+            l.check("c", &RateKey::Ip([10, 0, 0, 2].into()))
+                .unwrap()
+                .allowed,
             "other keys have their own bucket"
         );
-        assert!(l.check("nope", "ip1").is_none());
+        assert!(l.check("nope", &ip1).is_none());
     }
 
     #[test]
     fn headers_are_written() {
         let mut h = HeaderMap::new();
-        limits(60, 5).check("c", "k").unwrap().write_headers(&mut h);
+        limits(60, 5)
+            .check("c", &RateKey::user("k"))
+            .unwrap()
+            .write_headers(&mut h);
         assert_eq!(h["ratelimit-limit"], "5");
         assert_eq!(h["ratelimit-remaining"], "4");
+    }
+
+    #[test]
+    fn users_are_keyed_by_id() {
+        assert_eq!(RateKey::user("alice"), RateKey::user("alice"));
+        assert_ne!(RateKey::user("alice"), RateKey::user("bob"));
     }
 }

@@ -264,9 +264,12 @@ impl TokenValidator {
     pub async fn validate(&self, token: &str) -> Result<Identity, TokenError> {
         let now = unix_now();
         let leeway = self.leeway.as_secs();
-        if self.verified.get(token, now, leeway).is_some() {
-            // A stale key set is refreshed first: it forgets tokens of keys no longer published.
-            self.refresh_if_stale(false).await?;
+        if let Some(identity) = self.verified.get(token, now, leeway) {
+            // A stale key set is refreshed first: it forgets tokens of keys no longer published,
+            // so only after a refresh must the cache be asked again.
+            if !self.refresh_if_stale(false).await? {
+                return Ok(identity);
+            }
             if let Some(identity) = self.verified.get(token, now, leeway) {
                 return Ok(identity);
             }
@@ -324,9 +327,10 @@ impl TokenValidator {
             .ok_or(TokenError::UnknownKey)
     }
 
-    async fn refresh_if_stale(&self, unknown_kid: bool) -> Result<(), TokenError> {
+    /// Fetches the key set if it is stale; `Ok(true)` when the keys were replaced.
+    async fn refresh_if_stale(&self, unknown_kid: bool) -> Result<bool, TokenError> {
         let KeySource::Url { client, url } = &self.source else {
-            return Ok(());
+            return Ok(false);
         };
         let needs = |fetched_at: Option<Instant>| match fetched_at {
             None => true,
@@ -334,12 +338,13 @@ impl TokenValidator {
             Some(t) => t.elapsed() >= self.max_age,
         };
         if !needs(self.cache.read().await.fetched_at) {
-            return Ok(());
+            return Ok(false);
         }
         let _guard = self.refresh_lock.lock().await;
-        // Another task may have refreshed while we waited for the lock.
+        // Another task may have refreshed while we waited for the lock (and may have dropped
+        // cached tokens): report a refresh.
         if !needs(self.cache.read().await.fetched_at) {
-            return Ok(());
+            return Ok(true);
         }
         match fetch_jwks(client, url).await {
             Ok(keys) => {
@@ -347,7 +352,7 @@ impl TokenValidator {
                 self.verified.retain_keys(|kid| keys.contains_key(kid));
                 cache.keys = keys;
                 cache.fetched_at = Some(Instant::now());
-                Ok(())
+                Ok(true)
             }
             Err(e) => {
                 let cache = self.cache.read().await;
@@ -356,7 +361,7 @@ impl TokenValidator {
                 } else {
                     // Keep serving with the keys we have; a transient outage must not log everyone out.
                     tracing::warn!(error = %e, "JWKS refresh failed; keeping cached keys");
-                    Ok(())
+                    Ok(false)
                 }
             }
         }

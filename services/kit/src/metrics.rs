@@ -1,5 +1,8 @@
 //! Prometheus metrics: a shared registry, HTTP request metrics by route template, `GET /metrics`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -17,9 +20,10 @@ use prometheus_client::registry::Registry;
 /// Route label for requests that matched no route template; keeps label cardinality bounded.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
-/// A response extension that overrides the route label (e.g. the gateway's `/api/{v}/auth/*`).
+/// A response extension that overrides the route label (e.g. the gateway's `/api/{v}/auth/*`);
+/// shared, so a handler can attach a label built once at start without allocating.
 #[derive(Debug, Clone)]
-pub struct RouteLabel(pub String);
+pub struct RouteLabel(pub Arc<str>);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -39,6 +43,8 @@ struct DurationLabels {
 /// The process's metrics registry plus the HTTP request metrics recorded by [`track_requests`].
 #[derive(Clone)]
 pub struct Metrics {
+    /// Distinguishes registries in the per-thread handle cache (tests build many).
+    id: u64,
     registry: Arc<Mutex<Registry>>,
     requests: Family<RequestLabels, Counter>,
     durations: Family<DurationLabels, Histogram>,
@@ -76,7 +82,9 @@ impl Metrics {
             "Time to response headers, by service, method and route template",
             durations.clone(),
         );
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registry: Arc::new(Mutex::new(registry)),
             requests,
             durations,
@@ -104,23 +112,77 @@ impl Metrics {
         out
     }
 
-    fn record(&self, service: &str, method: &str, route: &str, status: u16, seconds: f64) {
-        self.requests
+    /// Counts one request and observes its duration.
+    ///
+    /// `Family::get_or_create` builds an owned label set and takes the family's lock on every
+    /// call; the handles are cached per thread instead (label sets are bounded by the route
+    /// templates), so a request costs one hash lookup and no allocation.
+    pub fn record_request(
+        &self,
+        service: &'static str,
+        method: &'static str,
+        route: &str,
+        status: u16,
+        seconds: f64,
+    ) {
+        let cached = HANDLES.try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let by_route = cache.entry((self.id, service, method, status)).or_default();
+            if let Some(handles) = by_route.get(route) {
+                handles.observe(seconds);
+            } else {
+                let handles = self.handles(service, method, route, status);
+                handles.observe(seconds);
+                by_route.insert(route.into(), handles);
+            }
+        });
+        if cached.is_err() {
+            // The thread is exiting and its cache is gone: record without it.
+            self.handles(service, method, route, status)
+                .observe(seconds);
+        }
+    }
+
+    fn handles(&self, service: &str, method: &str, route: &str, status: u16) -> Handles {
+        let requests = self
+            .requests
             .get_or_create(&RequestLabels {
                 service: service.to_owned(),
                 method: method.to_owned(),
                 route: route.to_owned(),
                 status,
             })
-            .inc();
-        self.durations
+            .clone();
+        let duration = self
+            .durations
             .get_or_create(&DurationLabels {
                 service: service.to_owned(),
                 method: method.to_owned(),
                 route: route.to_owned(),
             })
-            .observe(seconds);
+            .clone();
+        Handles { requests, duration }
     }
+}
+
+/// One label set's request counter and duration histogram.
+struct Handles {
+    requests: Counter,
+    duration: Histogram,
+}
+
+impl Handles {
+    fn observe(&self, seconds: f64) {
+        self.requests.inc();
+        self.duration.observe(seconds);
+    }
+}
+
+/// (registry id, service, method, status) → route → handles.
+type HandleCache = HashMap<(u64, &'static str, &'static str, u16), HashMap<Box<str>, Handles>>;
+
+thread_local! {
+    static HANDLES: RefCell<HandleCache> = RefCell::new(HashMap::new());
 }
 
 /// State for [`track_requests`]: which service is recording, into which registry.
@@ -143,29 +205,35 @@ pub async fn track_requests(
 ) -> Response {
     let start = Instant::now();
     let method = normalise_method(request.method());
-    let matched = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
+    let matched = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    let route = response
-        .extensions()
-        .get::<RouteLabel>()
-        .map(|r| r.0.clone())
-        .or(matched)
-        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
-    state.metrics.record(
+    let route = response_route(&response, matched.as_ref());
+    state.metrics.record_request(
         state.service,
         method,
-        &route,
+        route,
         response.status().as_u16(),
         start.elapsed().as_secs_f64(),
     );
     response
 }
 
+/// The route label of a response: the handler's [`RouteLabel`], else the matched template, else
+/// [`UNMATCHED_ROUTE`].
+pub(crate) fn response_route<'a, B>(
+    response: &'a http::Response<B>,
+    matched: Option<&'a MatchedPath>,
+) -> &'a str {
+    response
+        .extensions()
+        .get::<RouteLabel>()
+        .map(|r| &*r.0)
+        .or(matched.map(MatchedPath::as_str))
+        .unwrap_or(UNMATCHED_ROUTE)
+}
+
 /// Collapses unknown methods into one label value so clients cannot mint label values.
-fn normalise_method(method: &http::Method) -> &'static str {
+pub(crate) fn normalise_method(method: &http::Method) -> &'static str {
     match *method {
         http::Method::GET => "GET",
         http::Method::POST => "POST",

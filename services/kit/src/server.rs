@@ -1,25 +1,36 @@
 //! The standard service router (health, metrics, request ids, request spans) and a server with
 //! graceful shutdown on SIGTERM/SIGINT.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::routing::get;
-use http::{HeaderName, Request, Response};
+use futures_util::future::BoxFuture;
+use http::{HeaderName, HeaderValue, Request, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
-use tracing::{Span, field};
+use tracing::{Instrument as _, Span, field};
 
 use crate::health::{self, Health};
-use crate::metrics::{self, Metrics, RequestMetrics};
+use crate::metrics::{self, Metrics};
 
 /// Header carrying the request id end to end.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Extra per-response behaviour of [`standard_router_with`].
+#[derive(Debug, Clone, Default)]
+pub struct StandardOptions {
+    /// Headers added to every response that does not already carry them (security headers).
+    pub response_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Whether to add `X-Response-Time` (milliseconds to response headers).
+    pub response_time: bool,
+}
 
 /// Wraps a service's routes with `/healthz`, `/readyz`, `/metrics`, request-id generation and
 /// propagation, a request span (request id, method, route, status, latency) and request metrics.
@@ -29,6 +40,18 @@ pub fn standard_router(
     health: Health,
     metrics: Metrics,
 ) -> Router {
+    standard_router_with(service, app, health, metrics, StandardOptions::default())
+}
+
+/// [`standard_router`] plus `options`, all done by one middleware (one boxed future per
+/// request rather than one per layer).
+pub fn standard_router_with(
+    service: &'static str,
+    app: Router,
+    health: Health,
+    metrics: Metrics,
+    options: StandardOptions,
+) -> Router {
     let ops = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz).with_state(health))
@@ -36,52 +59,146 @@ pub fn standard_router(
             "/metrics",
             get(metrics::metrics_handler).with_state(metrics.clone()),
         );
-    app.merge(ops)
-        .layer(axum::middleware::from_fn_with_state(
-            RequestMetrics { service, metrics },
-            metrics::track_requests,
-        ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(make_request_span)
-                .on_request(())
-                .on_response(record_response),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    app.merge(ops).layer(StandardLayer {
+        state: Arc::new(StandardState {
+            service,
+            metrics,
+            options,
+        }),
+    })
 }
 
-fn make_request_span(req: &Request<Body>) -> Span {
-    let request_id = req
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str())
-        .unwrap_or(metrics::UNMATCHED_ROUTE);
+#[derive(Debug)]
+struct StandardState {
+    service: &'static str,
+    metrics: Metrics,
+    options: StandardOptions,
+}
+
+/// The layer of [`standard_router_with`].
+#[derive(Debug, Clone)]
+struct StandardLayer {
+    state: Arc<StandardState>,
+}
+
+impl<S> tower::Layer<S> for StandardLayer {
+    type Service = Standard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Standard {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// Request id, span, metrics and response headers around one route's service.
+#[derive(Debug, Clone)]
+struct Standard<S> {
+    inner: S,
+    state: Arc<StandardState>,
+}
+
+impl<S> tower::Service<Request<Body>> for Standard<S>
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let start = Instant::now();
+        let request_id = match req.headers().get(&REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let id = new_request_id();
+                req.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        let method = metrics::normalise_method(req.method());
+        let matched = req.extensions().get::<MatchedPath>().cloned();
+        let span = request_span(&req, &request_id, matched.as_ref());
+        let future = self.inner.call(req);
+        let state = self.state.clone();
+        Box::pin(
+            async move {
+                let Ok(mut response) = future.await;
+                let elapsed = start.elapsed();
+                let status = response.status();
+                let route = metrics::response_route(&response, matched.as_ref());
+                state.metrics.record_request(
+                    state.service,
+                    method,
+                    route,
+                    status.as_u16(),
+                    elapsed.as_secs_f64(),
+                );
+                let span = Span::current();
+                if !span.is_disabled() {
+                    span.record("status", status.as_u16());
+                    span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
+                }
+                if status.is_server_error() {
+                    tracing::warn!("request failed");
+                } else {
+                    tracing::info!("request served");
+                }
+                let headers = response.headers_mut();
+                if !headers.contains_key(&REQUEST_ID) {
+                    headers.insert(REQUEST_ID, request_id);
+                }
+                for (name, value) in &state.options.response_headers {
+                    if !headers.contains_key(name) {
+                        headers.insert(name.clone(), value.clone());
+                    }
+                }
+                if state.options.response_time {
+                    let ms = elapsed.as_secs_f64() * 1000.0;
+                    if let Ok(v) = HeaderValue::try_from(format!("{ms:.3}ms")) {
+                        headers.insert(HeaderName::from_static("x-response-time"), v);
+                    }
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// A random (version 4) UUID from the thread's generator: no system call per request.
+fn new_request_id() -> HeaderValue {
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut buf = uuid::Uuid::encode_buffer();
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf))
+        .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// The request span; the trace context is read only when the span is recorded at all.
+fn request_span(
+    req: &Request<Body>,
+    request_id: &HeaderValue,
+    matched: Option<&MatchedPath>,
+) -> Span {
+    let route = matched.map_or(metrics::UNMATCHED_ROUTE, MatchedPath::as_str);
     let span = tracing::info_span!(
         "request",
-        request_id,
+        request_id = request_id.to_str().unwrap_or(""),
         method = %req.method(),
         route,
         status = field::Empty,
         latency_ms = field::Empty,
     );
-    crate::telemetry::set_parent_from(&span, req.headers());
-    span
-}
-
-fn record_response(resp: &Response<Body>, latency: Duration, span: &Span) {
-    span.record("status", resp.status().as_u16());
-    span.record("latency_ms", latency.as_secs_f64() * 1000.0);
-    if resp.status().is_server_error() {
-        tracing::warn!("request failed");
-    } else {
-        tracing::info!("request served");
+    if !span.is_disabled() {
+        crate::telemetry::set_parent_from(&span, req.headers());
     }
+    span
 }
 
 /// Process-wide shutdown: a token triggered by SIGTERM/SIGINT, and the drain deadline.
@@ -195,6 +312,88 @@ pub async fn serve(
     }
 }
 
+/// The number of server threads to use when none is configured: one per available core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// Binds `count` listening sockets to `addr` with `SO_REUSEPORT`, so the kernel spreads new
+/// connections across them (one per server thread, no shared accept queue). With port 0 the
+/// first socket picks the port and the others join it.
+///
+/// `SO_REUSEPORT` lets another process of the same user bind the port too; that is the usual
+/// trade-off of this option (nginx's `reuseport` has it as well).
+pub fn bind_reuseport(
+    addr: SocketAddr,
+    count: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut addr = addr;
+    let mut listeners = Vec::with_capacity(count.max(1));
+    for _ in 0..count.max(1) {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        let listener = std::net::TcpListener::from(socket);
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// Serves each `(listener, router)` pair on a thread of its own with a single-threaded Tokio
+/// runtime (thread per core: a request and its upstream connections stay on one thread, with
+/// no work stealing or cross-thread wake-ups). Shutdown drains every thread as [`serve`] does;
+/// returns when all have stopped, with the first error if one failed (which also triggers
+/// shutdown, so the others stop too).
+pub async fn serve_on_threads(
+    name: &'static str,
+    servers: Vec<(std::net::TcpListener, Router)>,
+    shutdown: Shutdown,
+    health: Option<Health>,
+) -> std::io::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let count = servers.len();
+    for (i, (listener, router)) in servers.into_iter().enumerate() {
+        let tx = tx.clone();
+        let shutdown = shutdown.clone();
+        let health = health.clone();
+        std::thread::Builder::new()
+            .name(format!("{name}-{i}"))
+            .spawn(move || {
+                let result = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|runtime| {
+                        runtime.block_on(async move {
+                            listener.set_nonblocking(true)?;
+                            let listener = TcpListener::from_std(listener)?;
+                            serve(name, listener, router, shutdown, health).await
+                        })
+                    });
+                // The receiver is gone only if the caller stopped waiting.
+                let _ = tx.send(result);
+            })?;
+    }
+    drop(tx);
+    let mut first_error = None;
+    for _ in 0..count {
+        let result = rx.recv().await.unwrap_or_else(|| {
+            Err(std::io::Error::other(format!(
+                "a {name} server thread panicked"
+            )))
+        });
+        if let Err(e) = result {
+            shutdown.trigger();
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +451,80 @@ mod tests {
         server.await.unwrap().unwrap();
         // After shutdown nothing accepts on the address any more.
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn threads_share_the_port_and_drain_on_shutdown() {
+        let app = Router::new()
+            .route("/fast", get(|| async { "fast" }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    "done"
+                }),
+            );
+        let listeners = bind_reuseport("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        let addr = listeners[0].local_addr().unwrap();
+        assert_eq!(listeners[1].local_addr().unwrap(), addr);
+        let servers = listeners.into_iter().map(|l| (l, app.clone())).collect();
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let server = tokio::spawn(serve_on_threads("t", servers, shutdown.clone(), None));
+
+        // Separate connections land on either thread; each answers.
+        for _ in 0..8 {
+            let client = crate::http_client::build(Duration::from_secs(1));
+            let req = Request::get(format!("http://{addr}/fast"))
+                .body(Body::empty())
+                .unwrap();
+            assert_eq!(client.request(req).await.unwrap().status(), 200);
+        }
+        let client = crate::http_client::build(Duration::from_secs(1));
+        let in_flight = tokio::spawn(async move {
+            let req = Request::get(format!("http://{addr}/slow"))
+                .body(Body::empty())
+                .unwrap();
+            client.request(req).await.map(|r| r.status())
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        shutdown.trigger();
+        assert_eq!(in_flight.await.unwrap().unwrap(), 200);
+        server.await.unwrap().unwrap();
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn options_add_headers_and_response_time_without_overriding() {
+        let app = Router::new().route(
+            "/x",
+            get(|| async { ([(http::header::X_FRAME_OPTIONS, "SAMEORIGIN")], "x") }),
+        );
+        let options = StandardOptions {
+            response_headers: vec![
+                (
+                    http::header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ),
+                (
+                    http::header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+            ],
+            response_time: true,
+        };
+        let router = standard_router_with("t", app, Health::default(), Metrics::new(), options);
+        let resp = router
+            .oneshot(Request::get("/x").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["x-frame-options"], "SAMEORIGIN");
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+        assert!(
+            resp.headers()["x-response-time"]
+                .to_str()
+                .unwrap()
+                .ends_with("ms")
+        );
+        assert!(resp.headers().contains_key(&REQUEST_ID));
     }
 }

@@ -2,6 +2,7 @@
 //! W3C `traceparent` propagation.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::HeaderMap;
 use opentelemetry::propagation::{Extractor, Injector};
@@ -76,6 +77,7 @@ pub fn init(service: &str, args: &CommonArgs) -> Result<TelemetryGuard, Telemetr
                 opentelemetry_sdk::propagation::TraceContextPropagator::new(),
             );
             guard.provider = Some(provider);
+            EXPORTING.store(true, Ordering::Relaxed);
             Some(
                 tracing_opentelemetry::layer()
                     .with_tracer(tracer)
@@ -177,8 +179,15 @@ pub fn set_parent_from(span: &Span, headers: &HeaderMap) {
     let _ = span.set_parent(parent);
 }
 
+/// Whether spans are exported (OTLP configured): without an exporter there is no trace context
+/// to pass on, and looking for one costs a global lock per request.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
 /// Writes the current span's W3C trace context into outbound `headers` (no-op without OTLP).
 pub fn inject_context(headers: &mut HeaderMap) {
+    if !EXPORTING.load(Ordering::Relaxed) {
+        return;
+    }
     let context = Span::current().context();
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(&context, &mut HeaderInjector(headers))
