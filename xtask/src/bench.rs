@@ -94,6 +94,8 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
     let mut duration = "10s".to_owned();
     let mut connections = "64".to_owned();
     let mut build = true;
+    let mut dzinza = None;
+    let mut threads = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match *a {
@@ -105,6 +107,14 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
                     .to_string()
             }
             "--no-build" => build = false,
+            "--dzinza" => dzinza = Some(PathBuf::from(it.next().context("--dzinza needs a path")?)),
+            "--gateway-threads" => {
+                threads = Some(
+                    it.next()
+                        .context("--gateway-threads needs a value")?
+                        .to_string(),
+                );
+            }
             other => bail!("unknown option {other}"),
         }
     }
@@ -130,7 +140,7 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
             }
         }
     }
-    let dzinza = target_dir().join("release/dzinza");
+    let dzinza = dzinza.unwrap_or_else(|| target_dir().join("release/dzinza"));
     let bare_proxy = target_dir().join("release/examples/bare_proxy");
 
     let dir = std::env::temp_dir().join(format!("dzinza-bench-{}", std::process::id()));
@@ -163,8 +173,12 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
             .spawn()
             .context("starting nginx")?,
     );
+    let mut gateway_cmd = Command::new(&dzinza);
+    if let Some(threads) = &threads {
+        gateway_cmd.env("DZINZA_GATEWAY_THREADS", threads);
+    }
     procs.0.push(
-        Command::new(&dzinza)
+        gateway_cmd
             .args(["serve", "--target", "gateway"])
             .env("DZINZA_LISTEN", format!("127.0.0.1:{gateway}"))
             .env("DZINZA_DATA_DIR", dir.join("data"))
@@ -218,6 +232,7 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
             bare_pid,
         ),
     ];
+    let load_before = loadavg();
     let mut runs = Vec::new();
     for (name, url, pid) in &scenarios {
         // A short warm-up fills connection pools and the JWKS cache.
@@ -235,6 +250,7 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
         );
         runs.push(run);
     }
+    let load_after = loadavg();
     drop(procs);
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -262,7 +278,9 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
     );
     let _ = writeln!(
         md,
-        "wrk -t1 -c{connections} -d{duration} --latency; machine: {}",
+        "wrk -t1 -c{connections} -d{duration} --latency; gateway threads: {}; machine: {}; \
+         load average (1/5/15 min) before: {load_before}, after: {load_after}",
+        threads.as_deref().unwrap_or("default"),
         machine()
     );
     println!("{md}");
@@ -330,6 +348,14 @@ fn parse_wrk(name: &'static str, out: &str) -> anyhow::Result<Run> {
         p50_ms: p50,
         p99_ms: p99,
     })
+}
+
+/// The 1, 5 and 15 minute load averages (Linux `/proc/loadavg`).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn machine() -> String {

@@ -20,7 +20,8 @@ fn main() -> ExitCode {
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  test [-- <cargo test args>]  start backend servers, run the whole test suite\n  \
-                 bench gateway [--duration 10s] [--connections 64] [--no-build]\n                               \
+                 bench gateway [--duration 10s] [--connections 64] [--no-build]\n                 \
+                 [--dzinza PATH] [--gateway-threads N]\n                               \
                  direct vs gateway vs nginx, requests/s and latency (needs wrk, nginx)"
             );
             return ExitCode::from(2);
