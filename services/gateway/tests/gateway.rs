@@ -279,6 +279,53 @@ async fn rate_limit_answers_429_then_recovers() {
 }
 
 #[tokio::test]
+async fn server_threads_share_buckets_metrics_and_drain() {
+    let mut config = config_for(spawn_upstream().await);
+    config.rate_limits.insert(
+        "authenticated".into(),
+        RateLimit {
+            per_minute: 1,
+            burst: 4,
+        },
+    );
+    let gw = start_threaded(config, 2).await;
+    let token = gw.issuer.token("spread-user", &[]);
+    // A new connection per request: the kernel spreads them over both threads' sockets, and
+    // every thread draws from the same bucket.
+    for i in 0..4 {
+        let r = reqwest_like::Client::new()
+            .get(&gw.url("/api/v1/trees"), Some(&token))
+            .await;
+        assert_eq!(r.status, 200, "request {i}");
+    }
+    let limited = reqwest_like::Client::new()
+        .get(&gw.url("/api/v1/trees"), Some(&token))
+        .await;
+    assert_eq!(limited.status, 429);
+
+    let text = gw.client.get(&gw.url("/metrics"), None).await;
+    let text = String::from_utf8_lossy(&text.body);
+    assert!(
+        text.contains(
+            r#"http_requests_total{service="gateway",method="GET",route="/api/{version}/trees",status="200"} 4"#
+        ),
+        "{text}"
+    );
+
+    // Every thread stops accepting (the kit's tests cover the drain of in-flight requests).
+    gw.shutdown.trigger();
+    let mut closed = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(gw.addr).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(closed, "a listener still accepts after shutdown");
+}
+
+#[tokio::test]
 async fn anonymous_routes_are_limited_per_ip() {
     let mut config = config_for(spawn_upstream().await);
     config.rate_limits.insert(

@@ -160,6 +160,50 @@ pub async fn start(config: GatewayConfig) -> TestGateway {
     }
 }
 
+/// Like [`start`], but served as the `dzinza` binary does by default: `threads` server threads,
+/// each with its own runtime, `SO_REUSEPORT` listener and upstream pool.
+pub async fn start_threaded(config: GatewayConfig, threads: usize) -> TestGateway {
+    let issuer = TestIssuer::new("test-key");
+    let jwks_url = issuer.serve_jwks().await.unwrap();
+    let validator = TokenValidator::from_url(&jwks_url, "dzinza", "dzinza", Duration::from_secs(5))
+        .unwrap()
+        .with_min_refresh_interval(Duration::ZERO);
+    let metrics = Metrics::new();
+    let health = Health::default();
+    let gw = Gateway::new(
+        config,
+        Some(Arc::new(validator)),
+        &metrics,
+        dzinza_gateway::openapi(),
+    )
+    .unwrap();
+    gw.register_checks(&health);
+    let listeners = server::bind_reuseport("127.0.0.1:0".parse().unwrap(), threads).unwrap();
+    let addr = listeners[0].local_addr().unwrap();
+    let servers = listeners
+        .into_iter()
+        .map(|l| {
+            let router =
+                dzinza_gateway::router(gw.with_own_pool(), health.clone(), metrics.clone());
+            (l, router)
+        })
+        .collect();
+    let shutdown = Shutdown::new(Duration::from_secs(1));
+    tokio::spawn(server::serve_on_threads(
+        "gateway",
+        servers,
+        shutdown.clone(),
+        Some(health),
+    ));
+    TestGateway {
+        addr,
+        issuer,
+        client: reqwest_like::Client::new(),
+        shutdown,
+        metrics,
+    }
+}
+
 /// A minimal HTTP client over the kit's hyper client, returning status, headers and JSON.
 pub mod reqwest_like {
     use super::*;
