@@ -156,6 +156,9 @@ impl MongoStore {
         let mut current: HashMap<(Collection, &str), Option<Value>> = HashMap::new();
         for (collection, ids) in &plan.reads {
             for chunk in ids.chunks(IN_CHUNK) {
+                // The map borrows the ids of the plan; a set finds them (an import checks
+                // every new document's absence: a scan per found id would be quadratic).
+                let wanted: HashSet<&str> = chunk.iter().map(String::as_str).collect();
                 let mut cursor = self
                     .coll(*collection)
                     .find(doc! {"_id": {"$in": chunk}})
@@ -166,8 +169,8 @@ impl MongoStore {
                     let found = found?;
                     let id = id_of(&found)?;
                     let body = body_of(&id, &found)?;
-                    if let Some(key) = chunk.iter().find(|c| **c == id) {
-                        current.insert((*collection, key.as_str()), Some(body));
+                    if let Some(key) = wanted.get(id.as_str()) {
+                        current.insert((*collection, *key), Some(body));
                     }
                 }
             }
