@@ -13,6 +13,7 @@ pub struct Servers {
     env: Vec<(String, String)>,
     postgres: Option<Postgres>,
     smtp: Option<Smtp>,
+    mongodb: Option<Secantus>,
 }
 
 impl Servers {
@@ -29,6 +30,9 @@ impl Drop for Servers {
         }
         if let Some(smtp) = self.smtp.take() {
             smtp.stop();
+        }
+        if let Some(mongodb) = self.mongodb.take() {
+            mongodb.stop();
         }
     }
 }
@@ -80,7 +84,101 @@ pub fn start_available() -> anyhow::Result<Servers> {
              (pip install aiosmtpd)"
         );
     }
+    if let Ok(url) = std::env::var("DZINZA_TEST_MONGODB_URL") {
+        eprintln!("xtask: using MongoDB at DZINZA_TEST_MONGODB_URL");
+        servers.env.push(("DZINZA_TEST_MONGODB_URL".into(), url));
+    } else if secantus_installed() {
+        let mongodb = Secantus::start().context("starting SecantusDB")?;
+        eprintln!(
+            "xtask: MongoDB stand-in (SecantusDB) started on 127.0.0.1:{}",
+            mongodb.port
+        );
+        servers.env.push((
+            "DZINZA_TEST_MONGODB_URL".into(),
+            format!("mongodb://127.0.0.1:{}/", mongodb.port),
+        ));
+        servers.mongodb = Some(mongodb);
+    } else {
+        eprintln!(
+            "xtask: SecantusDB is not installed; the MongoDB conformance tests will be skipped \
+             (pip install secantusdb==0.7.0b3)"
+        );
+    }
     Ok(servers)
+}
+
+/// The launcher of SecantusDB, the MongoDB-wire-compatible server CI uses (ARCHITECTURE.md).
+const SECANTUS: &str = "secantusd-py";
+
+fn secantus_installed() -> bool {
+    Command::new(SECANTUS)
+        .arg("--help")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A throwaway SecantusDB server (a single-node replica set, so transactions work) holding its
+/// data in a temporary directory that it removes when it stops.
+struct Secantus {
+    child: std::process::Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Secantus {
+    fn start() -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let dir = std::env::temp_dir().join(format!("dzinza-test-mongodb-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let log = std::fs::File::create(dir.join("log"))?;
+        let child = Command::new(SECANTUS)
+            .args(["--host", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .args(["--storage-path", ":memory:", "--log-level", "WARNING"])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("running {SECANTUS}"))?;
+        let mut server = Self { child, dir, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = server.child.try_wait()? {
+                let log = std::fs::read_to_string(server.dir.join("log")).unwrap_or_default();
+                bail!("{SECANTUS} exited with {status}: {log}");
+            }
+            if Instant::now() > deadline {
+                server.stop_in_place();
+                bail!("{SECANTUS} did not accept connections on {port}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(server)
+    }
+
+    fn stop_in_place(&mut self) {
+        // SIGTERM first: on it the server removes its `:memory:` data directory; SIGKILL would
+        // leave it behind in the temporary directory.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    fn stop(mut self) {
+        self.stop_in_place();
+    }
 }
 
 fn aiosmtpd_installed() -> bool {

@@ -1,8 +1,8 @@
 //! Project automation: `cargo xtask test | bench gateway`.
 //!
 //! `test` is the README's test command: it starts the backend servers it can find on this
-//! machine on loopback (PostgreSQL today), points the conformance suites at them, runs the whole
-//! workspace test suite and stops the servers again.
+//! machine on loopback (PostgreSQL, aiosmtpd, SecantusDB standing in for MongoDB), points the
+//! conformance suites at them, runs the whole workspace test suite and stops the servers again.
 
 mod backends;
 mod bench;

@@ -64,3 +64,54 @@ where
         .build()?
         .block_on(future)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests: a failed step should panic")]
+
+    use super::*;
+    use clap::CommandFactory as _;
+
+    /// Every service's settings are flattened into `serve`: two arguments with one id (clap takes
+    /// it from the field name) make clap panic when the command is built.
+    #[test]
+    fn the_command_line_has_no_clashing_arguments() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_help_lists_the_store_settings_of_every_service() {
+        let err = Cli::try_parse_from(["dzinza", "serve", "--help"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        let help = err.to_string();
+        for flag in [
+            "--genealogy-mongodb-url",
+            "--genealogy-mongodb-url-file",
+            "--auth-database-url",
+            "--jobs-database-url",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from:\n{help}");
+        }
+    }
+
+    #[test]
+    fn the_genealogy_store_url_parses_beside_the_other_stores() {
+        let cli = Cli::try_parse_from([
+            "dzinza",
+            "serve",
+            "--target",
+            "genealogy",
+            "--genealogy-mongodb-url",
+            "mongodb://db:27017/family",
+            "--auth-database-url",
+            "sqlite::memory:",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve parses as serve")
+        };
+        assert!(args.genealogy.genealogy_mongodb_url.is_some());
+        assert!(args.auth.database_url.is_some());
+        assert_eq!(args.target, units::Target::Genealogy);
+    }
+}

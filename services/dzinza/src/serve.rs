@@ -33,6 +33,9 @@ pub struct ServeArgs {
     #[command(flatten, next_help_heading = "Auth")]
     pub auth: dzinza_auth::settings::AuthArgs,
 
+    #[command(flatten, next_help_heading = "Genealogy")]
+    pub genealogy: dzinza_genealogy::settings::GenealogyArgs,
+
     #[command(flatten, next_help_heading = "Worker")]
     pub worker: dzinza_jobs::WorkerArgs,
 }
@@ -99,6 +102,7 @@ pub async fn serve(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
             validator: validator.clone(),
             addr: listener.local_addr()?,
             auth: &args.auth,
+            genealogy: &args.genealogy,
             worker: &args.worker,
         };
         let unit = units::build(target, &ctx)

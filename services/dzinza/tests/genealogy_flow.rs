@@ -1,6 +1,7 @@
 //! End to end through the gateway on the real `dzinza serve` (embedded): a tree with three
 //! generations, events and sources; a viewer invited by email with read-only access; living
-//! masking for an outsider of a public tree; revert from history; merge and undo.
+//! masking for an outsider of a public tree; revert from history; merge and undo. The same flow
+//! runs on the embedded SQLite store and, when `DZINZA_TEST_MONGODB_URL` is set, on MongoDB.
 
 #![allow(clippy::unwrap_used, reason = "tests: a failed step should panic")]
 
@@ -67,7 +68,41 @@ fn id(v: &Value) -> String {
 
 #[tokio::test]
 async fn a_family_tree_through_the_gateway() {
-    let data = tempfile::tempdir().unwrap();
+    flow(tempfile::tempdir().unwrap(), Vec::new()).await;
+}
+
+#[tokio::test]
+async fn a_family_tree_through_the_gateway_on_mongodb() {
+    let Some(base) = dzinza_kit::testing::backend_url("mongodb", "DZINZA_TEST_MONGODB_URL") else {
+        return;
+    };
+    // A database of this test's own, named in the URL as an operator would.
+    let name = format!("dzinza_flow_{}", uuid::Uuid::new_v4().simple());
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&format!("/{name}"));
+    flow(
+        tempfile::tempdir().unwrap(),
+        vec![("DZINZA_GENEALOGY_MONGODB_URL", url.to_string())],
+    )
+    .await;
+    let db = mongodb::Client::with_uri_str(&base)
+        .await
+        .unwrap()
+        .database(&name);
+    let persons = db
+        .collection::<mongodb::bson::Document>("persons")
+        .count_documents(mongodb::bson::doc! {})
+        .await
+        .unwrap();
+    assert!(
+        persons >= 4,
+        "the flow's persons are in MongoDB ({persons})"
+    );
+    db.drop().await.unwrap();
+}
+
+/// The whole flow on a server started with `env` in `data`.
+async fn flow(data: tempfile::TempDir, env: Vec<(&str, String)>) {
     for email in [
         "owner@example.org",
         "viewer@example.org",
@@ -85,7 +120,19 @@ async fn a_family_tree_through_the_gateway() {
     )
     .unwrap();
     let config = gateway_config.display().to_string();
-    let s = Dzinza::start_in(data, &[], &[("DZINZA_GATEWAY_CONFIG", config)]).await;
+    let on_mongodb = env
+        .iter()
+        .any(|(k, _)| *k == "DZINZA_GENEALOGY_MONGODB_URL");
+    let mut env = env;
+    env.push(("DZINZA_GATEWAY_CONFIG", config));
+    let s = Dzinza::start_in(data, &[], &env).await;
+    let (status, ready) = s.call(Method::GET, "/readyz", "", None).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(
+        s.data_dir.path().join("genealogy.db").exists(),
+        !on_mongodb,
+        "the embedded store is used only without a MongoDB URL"
+    );
     let owner = s.login("owner@example.org").await;
     let viewer = s.login("viewer@example.org").await;
     let outsider = s.login("outsider@example.org").await;

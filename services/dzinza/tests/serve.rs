@@ -73,3 +73,29 @@ async fn bad_configuration_is_a_clear_error_not_a_panic() {
     assert!(stderr.contains("must be an http:// URL"), "{stderr}");
     assert!(!stderr.contains("panicked"));
 }
+
+#[test]
+fn serve_and_migrate_help_print_without_panicking() {
+    for args in [
+        &["serve", "--help"][..],
+        &["migrate", "--help"],
+        &["--help"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dzinza"))
+            .args(args)
+            .output()
+            .expect("the dzinza binary runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("Usage:"), "{args:?}: {stdout}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dzinza"))
+        .args(["serve", "--help"])
+        .output()
+        .expect("the dzinza binary runs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DZINZA_GENEALOGY_MONGODB_URL"));
+}

@@ -1,12 +1,14 @@
 //! Dzinza genealogy service: family trees, persons, relationships, events, sources, history,
 //! notifications and merge suggestions. The model ([`model`]), authorization ([`policy`]) and
-//! relationship calculator ([`kinship`]) are pure; storage is behind [`store::DocumentStore`].
+//! relationship calculator ([`kinship`]) are pure; storage is behind [`store::DocumentStore`]
+//! ([`settings`] picks SQLite or MongoDB).
 //! See `docs/genealogy.md`.
 
 pub mod kinship;
 pub mod model;
 pub mod policy;
 pub mod service;
+pub mod settings;
 pub mod store;
 
 pub use service::{Genealogy, GenealogyError};

@@ -1,19 +1,30 @@
 //! The genealogy unit: trees, persons, relationships, events, sources, history, merges and
-//! notifications (crate `dzinza-genealogy`), on the embedded store `<data_dir>/genealogy.db`.
+//! notifications (crate `dzinza-genealogy`), on the embedded store `<data_dir>/genealogy.db` or,
+//! with `DZINZA_GENEALOGY_MONGODB_URL`, on MongoDB.
 
 use anyhow::Context as _;
+use clap::Parser;
+use dzinza_genealogy::ApiState;
 use dzinza_genealogy::service::{Genealogy, system_clock};
-use dzinza_genealogy::{ApiState, open_embedded};
+use dzinza_genealogy::settings::{self, GenealogyArgs};
 use dzinza_kit::config::CommonArgs;
 use dzinza_kit::health::Health;
 
 use super::{Unit, UnitContext};
 
-/// Opens and migrates the store and returns the genealogy API.
+/// Opens the store (migrating it in embedded mode, as auth does) and returns the genealogy API.
 pub async fn build(ctx: &UnitContext<'_>) -> anyhow::Result<Unit> {
-    let store = open_embedded(&ctx.data_dir)
+    let store = settings::open_store(ctx.genealogy, &ctx.data_dir, ctx.embedded)
         .await
         .context("opening the genealogy store")?;
+    tracing::info!(
+        store = if settings::uses_mongodb(ctx.genealogy) {
+            "mongodb"
+        } else {
+            "sqlite"
+        },
+        "genealogy store opened"
+    );
     let auth = dzinza_genealogy::authenticator(ctx.validator.clone(), &ctx.common.identity)
         .context("genealogy identity")?;
     let health = Health::default();
@@ -40,10 +51,21 @@ pub async fn build(ctx: &UnitContext<'_>) -> anyhow::Result<Unit> {
     })
 }
 
-/// Applies the genealogy store's migrations.
+/// `dzinza migrate` reads genealogy's settings from the environment
+/// (`DZINZA_GENEALOGY_MONGODB_URL`).
+#[derive(Parser)]
+struct GenealogyEnv {
+    #[command(flatten)]
+    genealogy: GenealogyArgs,
+}
+
+/// Applies the genealogy store's migrations: SQLite tables, or MongoDB collections and indexes.
 pub async fn migrate(common: &CommonArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&common.data_dir).context("creating the data directory")?;
-    open_embedded(&common.data_dir)
+    let env = GenealogyEnv::try_parse_from(["dzinza"]).context("genealogy settings")?;
+    if !settings::uses_mongodb(&env.genealogy) {
+        std::fs::create_dir_all(&common.data_dir).context("creating the data directory")?;
+    }
+    settings::open_store(&env.genealogy, &common.data_dir, true)
         .await
         .context("migrating the genealogy store")?;
     Ok(())

@@ -86,6 +86,8 @@ pub struct UnitContext<'a> {
     pub addr: SocketAddr,
     /// Settings of the auth service.
     pub auth: &'a dzinza_auth::settings::AuthArgs,
+    /// Settings of the genealogy service (its documents store).
+    pub genealogy: &'a dzinza_genealogy::settings::GenealogyArgs,
     /// Settings of the worker (job store, concurrency, leases).
     pub worker: &'a dzinza_jobs::WorkerArgs,
 }

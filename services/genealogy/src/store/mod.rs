@@ -1,12 +1,13 @@
 //! The documents port: JSON documents in collections, found through index keys.
 //!
-//! Adapters: [`sqlite::SqliteStore`] (embedded default). Every adapter passes the one
-//! conformance suite in `tests/suite`. A document carries `(key, value)` pairs (`tree` → tree
+//! Adapters: [`sqlite::SqliteStore`] (embedded default) and [`mongo::MongoStore`] (the cluster's
+//! store). Every adapter passes the one conformance suite in `tests/suite`. A document carries `(key, value)` pairs (`tree` → tree
 //! id, `person` → person id, `name` → folded name token, ...) and one sort string; queries select
 //! by keys, optionally narrowed by more keys and equality on top-level body fields, and page in
 //! sort order with a total count. [`DocumentStore::commit`] applies several writes atomically,
 //! each optionally conditional on the current body (optimistic concurrency).
 
+pub mod mongo;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -34,6 +35,15 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// MongoDB failed.
+    #[error("mongodb: {0}")]
+    Mongo(#[from] mongodb::error::Error),
+    /// The store's settings are unusable (the message never carries a password).
+    #[error("store configuration: {0}")]
+    Config(String),
+    /// A document or query this adapter cannot represent.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }
 
 /// A stored document.

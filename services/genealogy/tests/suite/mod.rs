@@ -52,6 +52,10 @@ pub async fn run(store: Arc<dyn DocumentStore>) {
     preconditions(s).await;
     collections_are_separate(s).await;
     concurrent_conditional_writes(store.clone()).await;
+    concurrent_unconditional_writes(store.clone()).await;
+    writes_of_one_commit_apply_in_order(s).await;
+    empty_pages_and_field_equality(s).await;
+    awkward_bodies_round_trip(s).await;
     // Migrating twice is harmless.
     s.migrate().await.unwrap();
 }
@@ -158,7 +162,13 @@ async fn listing_in_sort_order_with_totals(s: &dyn DocumentStore) {
 }
 
 async fn orders(s: &dyn DocumentStore) {
-    for (id, sort, updated) in [("o1", "a", 30), ("o2", "b", 10), ("o3", "c", 20)] {
+    // o4 ties with o2 on both sort and update time: ties go by id (descending orders reverse it).
+    for (id, sort, updated) in [
+        ("o1", "a", 30),
+        ("o4", "b", 10),
+        ("o2", "b", 10),
+        ("o3", "c", 20),
+    ] {
         put(
             s,
             Collection::Events,
@@ -168,10 +178,10 @@ async fn orders(s: &dyn DocumentStore) {
     }
     let mut q = Query::by_key(Collection::Events, "tree", "ot");
     for (order, want) in [
-        (Order::Sort, ["o1", "o2", "o3"]),
-        (Order::SortDesc, ["o3", "o2", "o1"]),
-        (Order::UpdatedDesc, ["o1", "o3", "o2"]),
-        (Order::Updated, ["o2", "o3", "o1"]),
+        (Order::Sort, ["o1", "o2", "o4", "o3"]),
+        (Order::SortDesc, ["o3", "o4", "o2", "o1"]),
+        (Order::UpdatedDesc, ["o1", "o3", "o4", "o2"]),
+        (Order::Updated, ["o2", "o4", "o3", "o1"]),
     ] {
         q.order = order;
         assert_eq!(ids(&s.find(&q).await.unwrap().items), want, "{order:?}");
@@ -471,4 +481,181 @@ async fn concurrent_conditional_writes(store: Arc<dyn DocumentStore>) {
         }
     }
     assert_eq!(wins, 1, "exactly one writer of the same version wins");
+}
+
+async fn concurrent_unconditional_writes(store: Arc<dyn DocumentStore>) {
+    let mut tasks = Vec::new();
+    for i in 1..=8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .commit(vec![
+                    Write::put(
+                        Collection::Trees,
+                        doc("cu", json!({"n": i}), &[("tree", "cu")], "", 0),
+                    ),
+                    Write::put(
+                        Collection::Trees,
+                        doc(&format!("cu{i}"), json!({"n": i}), &[("tree", "cu")], "", 0),
+                    ),
+                ])
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await
+            .unwrap()
+            .expect("unconditional writes never conflict: the store serialises them");
+    }
+    let all = s_find_all(store.as_ref(), Collection::Trees, "tree", "cu").await;
+    assert_eq!(
+        all.len(),
+        9,
+        "every writer's own document and the shared one"
+    );
+    let shared = store.get(Collection::Trees, "cu").await.unwrap().unwrap();
+    assert!((1..=8).any(|i| shared.body == json!({"n": i})));
+}
+
+async fn s_find_all(s: &dyn DocumentStore, c: Collection, key: &str, value: &str) -> Vec<Document> {
+    s.find(&Query::by_key(c, key, value)).await.unwrap().items
+}
+
+async fn writes_of_one_commit_apply_in_order(s: &dyn DocumentStore) {
+    // A later write's precondition sees what the earlier writes of the same commit left.
+    s.commit(vec![
+        Write::put(
+            Collection::Notes,
+            doc("seq", json!({"v": 1}), &[("tree", "seq")], "a", 0),
+        )
+        .expecting(Expect::Absent),
+        Write::put(
+            Collection::Notes,
+            doc("seq", json!({"v": 2}), &[("tree", "seq2")], "b", 0),
+        )
+        .expecting(Expect::Body(json!({"v": 1}))),
+    ])
+    .await
+    .unwrap();
+    let got = s.get(Collection::Notes, "seq").await.unwrap().unwrap();
+    assert_eq!(got.body, json!({"v": 2}), "the last write of an id wins");
+    assert!(
+        s_find_all(s, Collection::Notes, "tree", "seq")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        s_find_all(s, Collection::Notes, "tree", "seq2").await.len(),
+        1
+    );
+    // Deleted and written again in one commit; then written and deleted.
+    s.commit(vec![
+        Write::delete(Collection::Notes, "seq").expecting(Expect::Body(json!({"v": 2}))),
+        Write::put(Collection::Notes, doc("seq", json!({"v": 3}), &[], "", 0))
+            .expecting(Expect::Absent),
+        Write::put(Collection::Notes, doc("seq-tmp", json!({}), &[], "", 0)),
+        Write::delete(Collection::Notes, "seq-tmp"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get(Collection::Notes, "seq").await.unwrap().unwrap().body,
+        json!({"v": 3})
+    );
+    assert!(s.get(Collection::Notes, "seq-tmp").await.unwrap().is_none());
+    // A precondition that only fails because of an earlier write of the same commit.
+    let r = s
+        .commit(vec![
+            Write::delete(Collection::Notes, "seq"),
+            Write::put(Collection::Notes, doc("seq", json!({"v": 4}), &[], "", 0))
+                .expecting(Expect::Body(json!({"v": 3}))),
+        ])
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict { .. })), "{r:?}");
+    assert_eq!(
+        s.get(Collection::Notes, "seq").await.unwrap().unwrap().body,
+        json!({"v": 3})
+    );
+}
+
+async fn empty_pages_and_field_equality(s: &dyn DocumentStore) {
+    for (id, tags) in [
+        ("fe1", json!("farmer")),
+        ("fe2", json!(["farmer", "smith"])),
+    ] {
+        put(
+            s,
+            Collection::Persons,
+            doc(id, json!({"tag": tags, "n": 2}), &[("tree", "fe")], id, 0),
+        )
+        .await;
+    }
+    let base = Query::by_key(Collection::Persons, "tree", "fe");
+    let none = s.find(&base.clone().page(0, 0)).await.unwrap();
+    assert!(none.items.is_empty(), "a limit of 0 is an empty page");
+    assert_eq!(none.total, 2);
+    let mut q = base.clone();
+    q.fields.push(("tag".into(), json!("farmer")));
+    assert_eq!(
+        ids(&s.find(&q).await.unwrap().items),
+        ["fe1"],
+        "equality with the field, not membership in an array"
+    );
+    let mut q = base.clone();
+    q.fields.push(("n".into(), json!(2.0)));
+    assert_eq!(
+        s.find(&q).await.unwrap().total,
+        2,
+        "numbers compare by value"
+    );
+    let mut q = base;
+    q.select = Select::Any(Vec::new());
+    assert_eq!(
+        s.find(&q).await.unwrap().total,
+        0,
+        "no pairs select nothing"
+    );
+}
+
+async fn awkward_bodies_round_trip(s: &dyn DocumentStore) {
+    // Person attributes are keyed by user input.
+    let body = json!({
+        "attributes": {"a.b": "1", "$where": "2", "100%": "3", "nul\u{0}key": "4", "": "5"},
+        "text": "quote \" backslash \\ nul \u{0} emoji \u{1F600}",
+        "numbers": [0, -1, 1.5, 1.0, 1e300, i64::MIN, i64::MAX],
+        "deep": {"a": {"b": {"c": [[], {}, null]}}}
+    });
+    put(
+        s,
+        Collection::Persons,
+        doc(
+            "awk",
+            body.clone(),
+            &[("tree", "awk")],
+            "\u{1}\u{10FFFF}",
+            1,
+        ),
+    )
+    .await;
+    let got = s.get(Collection::Persons, "awk").await.unwrap().unwrap();
+    assert_eq!(got.body, body);
+    assert_eq!(got.sort, "\u{1}\u{10FFFF}");
+    let text = s
+        .find_text(&Query::by_key(Collection::Persons, "tree", "awk"))
+        .await
+        .unwrap();
+    assert_eq!(text.total, 1);
+    let parsed: Value = serde_json::from_str(&text.items[0].body).unwrap();
+    assert_eq!(parsed, body);
+    let many = s
+        .get_many_text(Collection::Persons, &["awk".into()])
+        .await
+        .unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&many[0].body).unwrap(), body);
+    // The body is compared by value in a precondition.
+    s.commit(vec![
+        Write::delete(Collection::Persons, "awk").expecting(Expect::Body(body)),
+    ])
+    .await
+    .unwrap();
 }
