@@ -165,4 +165,27 @@ impl Person {
         tokens.dedup();
         tokens
     }
+
+    /// Every distinct prefix of one to [`NAME_PREFIX_CHARS`] characters of the search tokens.
+    pub fn name_prefixes(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .search_tokens()
+            .iter()
+            .flat_map(|t| {
+                t.char_indices()
+                    .take(NAME_PREFIX_CHARS)
+                    .map(|(i, c)| t[..i + c.len_utf8()].to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
 }
+
+/// Name prefixes up to this many characters are index keys of their own (per tree): a short
+/// prefix matches a large part of a tree, often through several tokens of one person, and a
+/// key per distinct prefix makes such a search one index range with one entry per person,
+/// already in name order, instead of grouping every matching token before paging.
+pub const NAME_PREFIX_CHARS: usize = 4;
