@@ -654,6 +654,24 @@ async fn living_people_are_masked_for_outsiders_of_a_public_tree() {
         )
         .await;
     assert_eq!(viewer_list["total"], 4);
+    // Nor by a name search: short prefixes go through the `tree_name` keys, longer ones
+    // through the name tokens; both narrow outsiders to the tree's non-private people.
+    for (prefix, outsider_total, viewer_total) in [("chi", 0, 1), ("child", 0, 1), ("moyo", 3, 4)] {
+        let url = format!("/v1/persons/search?name={prefix}&tree_id={}", fx.tree);
+        let outsider = app.ok("other", Method::GET, &url, None).await;
+        assert_eq!(outsider["total"], outsider_total, "{prefix}: {outsider}");
+        let viewer = app.ok("viewer", Method::GET, &url, None).await;
+        assert_eq!(viewer["total"], viewer_total, "{prefix}: {viewer}");
+        let listed = app
+            .ok(
+                "other",
+                Method::GET,
+                &format!("/v1/trees/{}/persons?name={prefix}", fx.tree),
+                None,
+            )
+            .await;
+        assert_eq!(listed["total"], outsider_total, "{prefix}: {listed}");
+    }
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ pub mod tree;
 
 pub use activity::{Change, HistoryEntry, MergeStatus, MergeSuggestion, Notification};
 pub use event::{Event, EventType, Participant, ParticipantRole, Place};
-pub use person::{ExternalId, Name, NameType, Person, PersonPrivacy, Sex};
+pub use person::{ExternalId, NAME_PREFIX_CHARS, Name, NameType, Person, PersonPrivacy, Sex};
 pub use relationship::{ParentKind, PartnerKind, Relationship, RelationshipKind};
 pub use source::{Citation, Note, Repository, Source};
 pub use tree::{Collaborator, FamilyTree, Role, TreePrivacy, TreeSettings};

@@ -165,4 +165,52 @@ impl Person {
         tokens.dedup();
         tokens
     }
+
+    /// Every distinct prefix of one to [`NAME_PREFIX_CHARS`] characters of the search tokens.
+    pub fn name_prefixes(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .search_tokens()
+            .iter()
+            .flat_map(|t| {
+                t.char_indices()
+                    .take(NAME_PREFIX_CHARS)
+                    .map(|(i, c)| t[..i + c.len_utf8()].to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Name prefixes up to this many characters are index keys of their own (per tree): a short
+/// prefix matches a large part of a tree, often through several tokens of one person, and a
+/// key per distinct prefix makes such a search one index range with one entry per person,
+/// already in name order, instead of grouping every matching token before paging.
+pub const NAME_PREFIX_CHARS: usize = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_prefixes_are_char_wise_distinct_and_short() {
+        let p = Person {
+            names: vec![Name {
+                given: "Łukasz Jan".into(),
+                surname: "Ło".into(),
+                ..Name::default()
+            }],
+            ..serde_json::from_value(serde_json::json!({
+                "id": "x", "tree_ids": [], "names": [], "created_at": 0, "updated_at": 0
+            }))
+            .expect("a minimal person")
+        };
+        assert_eq!(
+            p.name_prefixes(),
+            ["j", "ja", "jan", "ł", "ło", "łu", "łuk", "łuka"],
+            "from \"łukasz jan ło\", \"łukasz\", \"jan\" and \"ło\", at most 4 characters"
+        );
+    }
 }

@@ -30,6 +30,12 @@ fn k(key: &str, value: &str) -> (String, String) {
     (key.to_owned(), value.to_owned())
 }
 
+/// The value of a `tree_name` key: a person of `tree` has a name token starting with
+/// `prefix` (at most [`crate::model::NAME_PREFIX_CHARS`] characters).
+pub(crate) fn tree_name(tree: &str, prefix: &str) -> String {
+    format!("{tree}\u{1}{prefix}")
+}
+
 /// Milliseconds as a string that sorts like the number.
 fn time_key(ms: Millis, id: &str) -> String {
     format!("{:020}{id}", ms.saturating_add(1 << 62))
@@ -130,6 +136,10 @@ impl Stored for Person {
             }
         }
         keys.extend(self.search_tokens().into_iter().map(|t| k("name", &t)));
+        let prefixes = self.name_prefixes();
+        for t in &self.tree_ids {
+            keys.extend(prefixes.iter().map(|p| k("tree_name", &tree_name(t, p))));
+        }
         keys.extend(
             self.names
                 .iter()

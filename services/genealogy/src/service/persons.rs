@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 
 use super::{ChangeSet, Genealogy, GenealogyError, PageRequest, Paged, Result, invalid};
 use crate::model::{
-    Collection, Event, EventType, ExternalId, FamilyTree, Millis, Name, Person, PersonPrivacy,
-    Place, Relationship, Sex, fold, new_id,
+    Collection, Event, EventType, ExternalId, FamilyTree, Millis, NAME_PREFIX_CHARS, Name, Person,
+    PersonPrivacy, Place, Relationship, Sex, fold, new_id,
 };
 use crate::policy::{self, Actor, Visibility, tree_access};
 use crate::store::{Order, Query, Select};
@@ -153,6 +153,42 @@ pub struct PersonFilter {
     pub tag: Option<String>,
     /// Order.
     pub sort: PersonSort,
+}
+
+/// The starting set and narrowing of persons with a name token starting with `prefix` (folded)
+/// among `trees` (`("tree" | "open_tree", tree id)` pairs). A prefix of up to
+/// [`NAME_PREFIX_CHARS`] characters selects the `tree_name` keys, one per person, in name
+/// order, so the page and the total are plain index ranges; outsiders (`open_tree`) are further
+/// narrowed to the tree's non-private persons. Longer prefixes match few tokens and select the
+/// `name` keys directly.
+fn name_select(
+    prefix: String,
+    trees: &[(String, String)],
+) -> (Select, Option<Vec<(String, String)>>) {
+    if prefix.chars().count() <= NAME_PREFIX_CHARS {
+        let select = Select::Any(
+            trees
+                .iter()
+                .map(|(_, t)| ("tree_name".to_owned(), super::codec::tree_name(t, &prefix)))
+                .collect(),
+        );
+        let open: Vec<(String, String)> = trees
+            .iter()
+            .filter(|(key, _)| key != "tree")
+            .cloned()
+            .collect();
+        // Only outsiders need the `open_tree` check; a member's `tree` key is implied by
+        // `tree_name`. Mixed lists do not occur (an outsider searches one tree).
+        (select, (!open.is_empty()).then_some(open))
+    } else {
+        (
+            Select::Prefix {
+                key: "name".into(),
+                prefix,
+            },
+            Some(trees.to_vec()),
+        )
+    }
 }
 
 /// Julian Day Number of the Unix epoch.
@@ -565,11 +601,9 @@ impl Genealogy {
         let mut q =
             Query::by_key(Collection::Persons, tree_key, &tree.id).page(page.offset, page.limit);
         if let Some(name) = filter.name.as_deref().map(fold).filter(|n| !n.is_empty()) {
-            q.select = Select::Prefix {
-                key: "name".into(),
-                prefix: name,
-            };
-            q.narrow.push(vec![(tree_key.into(), tree.id.clone())]);
+            let (select, narrow) = name_select(name, &[(tree_key.to_owned(), tree.id.clone())]);
+            q.select = select;
+            q.narrow.extend(narrow);
         }
         if let Some(s) = filter
             .surname
@@ -650,11 +684,9 @@ impl Genealogy {
             });
         }
         let mut q = Query::by_key(Collection::Persons, "", "").page(page.offset, page.limit);
-        q.select = Select::Prefix {
-            key: "name".into(),
-            prefix,
-        };
-        q.narrow.push(narrow);
+        let (select, narrow) = name_select(prefix, &narrow);
+        q.select = select;
+        q.narrow.extend(narrow);
         let (persons, total) = self.find::<Person>(&q).await?;
         let seen = self.see_many(actor, persons, &mut HashMap::new()).await?;
         Ok(Paged {

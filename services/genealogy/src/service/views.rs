@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::persons::{PersonView, Seen};
-use super::{Genealogy, Result, invalid};
+use super::{Genealogy, Result, Stored as _, invalid};
 use crate::kinship::{self, FamilyGraph, StepKind};
 use crate::model::{Collection, Person, Relationship, RelationshipKind};
 use crate::policy::{Actor, Visibility};
@@ -211,16 +211,49 @@ impl Genealogy {
             ));
         }
         let root = self.see(actor, id).await?;
+        // First walk the links alone, then load and judge everyone reached in one batch: a
+        // load (persons, then their events) per generation was most of a deep pedigree's time.
+        // The walk ignores visibility, so it may reach more people than are shown; the replay
+        // below applies the same rules in the same order as a generation-by-generation walk
+        // that stops at people the caller may not see.
+        let key = if up { "child" } else { "parent" };
+        let mut links: HashMap<String, Vec<Relationship>> = HashMap::new();
+        let mut reached: HashSet<String> = HashSet::from([id.to_owned()]);
+        let mut frontier = vec![id.to_owned()];
+        for _ in 1..=generations {
+            let mut next = Vec::new();
+            for r in self.rels(key, &frontier).await? {
+                if let RelationshipKind::ParentChild { parent, child, .. } = &r.kind {
+                    let (to, via) = if up { (parent, child) } else { (child, parent) };
+                    if reached.insert(to.clone()) {
+                        next.push(to.clone());
+                    }
+                    links.entry(via.clone()).or_default().push(r);
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        reached.remove(id);
+        let seen = self
+            .seen_by_id(actor, reached.into_iter().collect())
+            .await?;
         let mut nodes = Vec::new();
         let mut visited: HashSet<String> = HashSet::from([id.to_owned()]);
         let mut frontier = vec![id.to_owned()];
         for generation in 1..=generations {
-            let rels = self
-                .rels(if up { "child" } else { "parent" }, &frontier)
-                .await?;
-            let mut next: Vec<(String, String, String)> = Vec::new();
-            let current: HashSet<&String> = frontier.iter().collect();
-            for r in &rels {
+            // This generation's links in the order one query for the frontier returns them.
+            let mut rels: Vec<&Relationship> = frontier
+                .iter()
+                .filter_map(|p| links.get(p))
+                .flatten()
+                .collect();
+            rels.sort_by_cached_key(|r| r.sort());
+            rels.dedup_by(|a, b| a.id == b.id);
+            let mut next_frontier = Vec::new();
+            for r in rels {
                 if let RelationshipKind::ParentChild {
                     parent,
                     child,
@@ -228,28 +261,23 @@ impl Genealogy {
                 } = &r.kind
                 {
                     let (to, via) = if up { (parent, child) } else { (child, parent) };
-                    if current.contains(via) && visited.insert(to.clone()) {
-                        next.push((to.clone(), via.clone(), kind_name(kind)));
+                    if !visited.insert(to.clone()) {
+                        continue;
+                    }
+                    // People the caller may not see end the line: going through them would
+                    // reveal who they connect.
+                    if let Some(s) = seen.get(to) {
+                        nodes.push(AncestorNode {
+                            person: s.view(),
+                            generation,
+                            via: via.clone(),
+                            kind: kind_name(kind),
+                        });
+                        next_frontier.push(to.clone());
                     }
                 }
             }
-            let seen = self
-                .seen_by_id(actor, next.iter().map(|n| n.0.clone()).collect())
-                .await?;
-            frontier = Vec::new();
-            for (pid, via, kind) in next {
-                // People the caller may not see end the line: going through them would reveal
-                // who they connect.
-                if let Some(s) = seen.get(&pid) {
-                    nodes.push(AncestorNode {
-                        person: s.view(),
-                        generation,
-                        via,
-                        kind,
-                    });
-                    frontier.push(pid);
-                }
-            }
+            frontier = next_frontier;
             if frontier.is_empty() {
                 break;
             }
