@@ -459,6 +459,13 @@ fn each_target_mounts_only_the_secrets_it_needs() {
         ]
     );
     assert_eq!(
+        files("family-genealogy"),
+        [
+            "DZINZA_INTERNAL_TOKEN_FILE",
+            "DZINZA_GENEALOGY_MONGODB_URL_FILE"
+        ]
+    );
+    assert_eq!(
         files("family-search"),
         [
             "DZINZA_INTERNAL_TOKEN_FILE",

@@ -105,6 +105,11 @@ pub fn migration_secret_files(ctx: &Ctx) -> Vec<SecretFile> {
             "mongodb-url",
         ),
         file(
+            "DZINZA_GENEALOGY_MONGODB_URL_FILE",
+            backends::mongodb_url(ctx),
+            "genealogy-mongodb-url",
+        ),
+        file(
             "DZINZA_ELASTICSEARCH_URL_FILE",
             backends::elasticsearch_url(ctx),
             "elasticsearch-url",
@@ -170,7 +175,13 @@ pub fn secret_files(ctx: &Ctx, t: Target) -> Vec<SecretFile> {
                 ));
             }
         }
-        Target::Genealogy => files.push(mongo()),
+        // Genealogy reads a setting of its own (as auth and jobs do for PostgreSQL), so an SRE
+        // can point it at another MongoDB than the other document users.
+        Target::Genealogy => files.push(file(
+            "DZINZA_GENEALOGY_MONGODB_URL_FILE",
+            backends::mongodb_url(ctx),
+            "genealogy-mongodb-url",
+        )),
         Target::Storage => {
             files.push(mongo());
             let (ak, sk) = backends::s3_keys(ctx);
