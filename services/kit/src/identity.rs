@@ -262,12 +262,6 @@ impl TokenValidator {
 
     /// Validates a compact JWT and returns the caller's identity.
     pub async fn validate(&self, token: &str) -> Result<Identity, TokenError> {
-        self.validate_shared(token).await.map(Arc::unwrap_or_clone)
-    }
-
-    /// [`TokenValidator::validate`], answering with the cached identity itself (no copy of
-    /// its strings), for callers on every request such as the gateway.
-    pub async fn validate_shared(&self, token: &str) -> Result<Arc<Identity>, TokenError> {
         let now = unix_now();
         let leeway = self.leeway.as_secs();
         if let Some(identity) = self.verified.get(token, now, leeway) {
@@ -298,12 +292,12 @@ impl TokenValidator {
         let data = decode::<AccessClaims>(token, &entry.key, &validation)
             .map_err(|e| TokenError::Invalid(describe(&e)))?;
         let c = data.claims;
-        let identity = Arc::new(Identity {
+        let identity = Identity {
             user_id: c.sub,
             email: c.email,
             roles: c.roles,
             token_id: c.jti,
-        });
+        };
         self.verified.insert(token, &kid, c.exp, &identity, now);
         Ok(identity)
     }
