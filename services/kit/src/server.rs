@@ -344,125 +344,9 @@ pub fn bind_reuseport(
     Ok(listeners)
 }
 
-/// Serves `router` over HTTP/1.1 only on `listener` until shutdown, like [`serve`] otherwise:
-/// each accepted connection (with `TCP_NODELAY`) goes straight to hyper's HTTP/1 server on the
-/// current runtime, without the HTTP/1-or-HTTP/2 detection of [`serve`], and shutdown stops
-/// accepting, marks `health` as draining, closes idle keep-alive connections and lets in-flight
-/// requests finish until the grace deadline.
-pub async fn serve_http1(
-    name: &str,
-    listener: TcpListener,
-    router: Router,
-    shutdown: Shutdown,
-    health: Option<Health>,
-) -> std::io::Result<()> {
-    let addr = listener.local_addr()?;
-    tracing::info!(service = name, %addr, "listening (HTTP/1.1)");
-    // A token of this thread's own: every connection task polls it on each wake-up, and polling
-    // a token locks its node, so the process-wide token would be one lock shared by all threads.
-    let stop = shutdown.token.child_token();
-    // Every connection task holds a sender; `recv` answers `None` once the last one is gone.
-    let (open_tx, mut open_rx) = tokio::sync::mpsc::channel::<()>(1);
-    let builder = hyper::server::conn::http1::Builder::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    accept_failed(e).await;
-                    continue;
-                }
-            },
-        };
-        // Responses are written whole; Nagle would only hold the last segment back.
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-        let service = Http1Service {
-            router: router.clone(),
-            peer,
-        };
-        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-        let stop = stop.clone();
-        let open = open_tx.clone();
-        tokio::spawn(async move {
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                biased;
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                }
-                () = stop.cancelled() => {
-                    // Finishes the request in flight, if any, then closes.
-                    conn.as_mut().graceful_shutdown();
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error while draining");
-                    }
-                }
-            }
-            drop(open);
-        });
-    }
-    drop(listener);
-    if let Some(h) = health {
-        h.start_draining();
-    }
-    drop(open_tx);
-    match tokio::time::timeout(shutdown.grace, open_rx.recv()).await {
-        Ok(_) => tracing::info!(service = name, "drained"),
-        Err(_) => {
-            tracing::warn!(service = name, grace = ?shutdown.grace, "drain deadline passed; closing remaining connections");
-        }
-    }
-    Ok(())
-}
-
-/// What axum's server does with a failed `accept`: go on after a connection error (the peer
-/// gave up), wait a second after any other (e.g. out of file descriptors) instead of spinning.
-async fn accept_failed(e: std::io::Error) {
-    use std::io::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
-    ) {
-        return;
-    }
-    tracing::error!(error = %e, "accept failed");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-}
-
-/// The router as one HTTP/1 connection's hyper service, with the peer address as
-/// [`axum::extract::ConnectInfo`] (as `into_make_service_with_connect_info` provides it).
-#[derive(Clone)]
-struct Http1Service {
-    router: Router,
-    peer: SocketAddr,
-}
-
-impl hyper::service::Service<Request<hyper::body::Incoming>> for Http1Service {
-    type Response = axum::response::Response;
-    type Error = Infallible;
-    type Future = axum::routing::future::RouteFuture<Infallible>;
-
-    fn call(&self, mut req: Request<hyper::body::Incoming>) -> Self::Future {
-        req.extensions_mut()
-            .insert(axum::extract::ConnectInfo(self.peer));
-        // A router is always ready (`poll_ready` answers `Ready` unconditionally), so calling
-        // it without polling readiness first is what `oneshot` would do too; the clone is an
-        // `Arc` clone, since `call` needs `&mut`.
-        let mut router = self.router.clone();
-        tower::Service::call(&mut router, req.map(Body::new))
-    }
-}
-
 /// Serves each `(listener, router)` pair on a thread of its own with a single-threaded Tokio
 /// runtime (thread per core: a request and its upstream connections stay on one thread, with
-/// no work stealing or cross-thread wake-ups), over HTTP/1.1 only ([`serve_http1`]; h2c needs
-/// the shared-runtime [`serve`]). Shutdown drains every thread as [`serve`] does;
+/// no work stealing or cross-thread wake-ups). Shutdown drains every thread as [`serve`] does;
 /// returns when all have stopped, with the first error if one failed (which also triggers
 /// shutdown, so the others stop too).
 pub async fn serve_on_threads(
@@ -487,7 +371,7 @@ pub async fn serve_on_threads(
                         runtime.block_on(async move {
                             listener.set_nonblocking(true)?;
                             let listener = TcpListener::from_std(listener)?;
-                            serve_http1(name, listener, router, shutdown, health).await
+                            serve(name, listener, router, shutdown, health).await
                         })
                     });
                 // The receiver is gone only if the caller stopped waiting.
