@@ -43,19 +43,48 @@ async fn forward(State(p): State<Proxy>, req: Request) -> Response {
     }
 }
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+/// Serves the proxy on one thread per core, each with a current-thread runtime, its own
+/// `SO_REUSEPORT` listener and its own client pool: the gateway's serving model, so the floor
+/// compares with it (`BARE_PROXY_THREADS`, default the number of cores).
+fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8099".into());
     let base = args
         .next()
         .unwrap_or_else(|| "http://127.0.0.1:8098".into());
-    let state = Proxy {
-        client: http_client::build(Duration::from_secs(2)),
-        base: base.trim_end_matches('/').to_owned(),
-    };
-    let app = Router::new().fallback(forward).with_state(state);
-    let listener = tokio::net::TcpListener::bind(&listen).await?;
-    axum::serve(listener, app).await?;
+    let base = base.trim_end_matches('/').to_owned();
+    let addr = listen
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let threads = std::env::var("BARE_PROXY_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(dzinza_kit::server::default_threads);
+    let listeners = dzinza_kit::server::bind_reuseport(addr, threads)?;
+    let handles: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| {
+            let base = base.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    let state = Proxy {
+                        client: http_client::build(Duration::from_secs(2)),
+                        base,
+                    };
+                    let app = Router::new().fallback(forward).with_state(state);
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    axum::serve(listener, app).await
+                })
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle
+            .join()
+            .map_err(|_| std::io::Error::other("a proxy thread panicked"))??;
+    }
     Ok(())
 }
