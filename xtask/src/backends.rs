@@ -12,8 +12,9 @@ use anyhow::{Context as _, bail};
 pub struct Servers {
     env: Vec<(String, String)>,
     postgres: Option<Postgres>,
-    smtp: Option<Smtp>,
-    mongodb: Option<Secantus>,
+    // Stopped by their own drop.
+    smtp: Option<ChildServer>,
+    mongodb: Option<ChildServer>,
 }
 
 impl Servers {
@@ -27,12 +28,6 @@ impl Drop for Servers {
     fn drop(&mut self) {
         if let Some(pg) = self.postgres.take() {
             pg.stop();
-        }
-        if let Some(smtp) = self.smtp.take() {
-            smtp.stop();
-        }
-        if let Some(mongodb) = self.mongodb.take() {
-            mongodb.stop();
         }
     }
 }
@@ -67,7 +62,7 @@ pub fn start_available() -> anyhow::Result<Servers> {
             servers.env.push(("DZINZA_TEST_SMTP_MAILDIR".into(), dir));
         }
     } else if aiosmtpd_installed() {
-        let smtp = Smtp::start().context("starting aiosmtpd")?;
+        let smtp = start_smtp().context("starting aiosmtpd")?;
         eprintln!("xtask: SMTP (aiosmtpd) started on 127.0.0.1:{}", smtp.port);
         servers.env.push((
             "DZINZA_TEST_SMTP_URL".into(),
@@ -88,7 +83,7 @@ pub fn start_available() -> anyhow::Result<Servers> {
         eprintln!("xtask: using MongoDB at DZINZA_TEST_MONGODB_URL");
         servers.env.push(("DZINZA_TEST_MONGODB_URL".into(), url));
     } else if secantus_installed() {
-        let mongodb = Secantus::start().context("starting SecantusDB")?;
+        let mongodb = start_secantus().context("starting SecantusDB")?;
         eprintln!(
             "xtask: MongoDB stand-in (SecantusDB) started on 127.0.0.1:{}",
             mongodb.port
@@ -111,55 +106,90 @@ pub fn start_available() -> anyhow::Result<Servers> {
 const SECANTUS: &str = "secantusd-py";
 
 fn secantus_installed() -> bool {
-    Command::new(SECANTUS)
-        .arg("--help")
-        .stdout(std::process::Stdio::null())
+    succeeds(Command::new(SECANTUS).arg("--help"))
+}
+
+/// A throwaway SecantusDB server (a single-node replica set, so transactions work) holding its
+/// data in memory.
+fn start_secantus() -> anyhow::Result<ChildServer> {
+    ChildServer::start(SECANTUS, "mongodb", Duration::from_secs(60), |port, _| {
+        let mut c = Command::new(SECANTUS);
+        c.args(["--host", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .args(["--storage-path", ":memory:", "--log-level", "WARNING"]);
+        c
+    })
+}
+
+fn aiosmtpd_installed() -> bool {
+    succeeds(Command::new("python3").args(["-c", "import aiosmtpd"]))
+}
+
+/// A throwaway SMTP server (aiosmtpd) that stores every message it accepts in a Maildir
+/// (`<dir>/maildir/new/`), where the tests read what was delivered.
+fn start_smtp() -> anyhow::Result<ChildServer> {
+    ChildServer::start("aiosmtpd", "smtp", Duration::from_secs(30), |port, dir| {
+        let mut c = Command::new("python3");
+        c.args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir.join("maildir"));
+        c
+    })
+}
+
+fn succeeds(c: &mut Command) -> bool {
+    c.stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
 }
 
-/// A throwaway SecantusDB server (a single-node replica set, so transactions work) holding its
-/// data in a temporary directory that it removes when it stops.
-struct Secantus {
+/// A server process on a free loopback port with a scratch directory (its output goes to
+/// `<dir>/log`); stopped, and the directory removed, on drop.
+struct ChildServer {
     child: std::process::Child,
     dir: PathBuf,
     port: u16,
 }
 
-impl Secantus {
-    fn start() -> anyhow::Result<Self> {
+impl ChildServer {
+    /// Runs the command `command(port, dir)` builds and waits until the port accepts.
+    fn start(
+        name: &str,
+        kind: &str,
+        timeout: Duration,
+        command: impl FnOnce(u16, &Path) -> Command,
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
-        let dir = std::env::temp_dir().join(format!("dzinza-test-mongodb-{port}"));
+        let dir = std::env::temp_dir().join(format!("dzinza-test-{kind}-{port}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let log = std::fs::File::create(dir.join("log"))?;
-        let child = Command::new(SECANTUS)
-            .args(["--host", "127.0.0.1", "--port"])
-            .arg(port.to_string())
-            .args(["--storage-path", ":memory:", "--log-level", "WARNING"])
+        let child = command(port, &dir)
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
-            .with_context(|| format!("running {SECANTUS}"))?;
+            .with_context(|| format!("running {name}"))?;
         let mut server = Self { child, dir, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + timeout;
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Some(status) = server.child.try_wait()? {
                 let log = std::fs::read_to_string(server.dir.join("log")).unwrap_or_default();
-                bail!("{SECANTUS} exited with {status}: {log}");
+                bail!("{name} exited with {status}: {log}");
             }
             if Instant::now() > deadline {
-                server.stop_in_place();
-                bail!("{SECANTUS} did not accept connections on {port}");
+                bail!("{name} did not accept connections on {port}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(server)
     }
+}
 
-    fn stop_in_place(&mut self) {
-        // SIGTERM first: on it the server removes its `:memory:` data directory; SIGKILL would
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        // SIGTERM first: on it SecantusDB removes its `:memory:` data directory; SIGKILL would
         // leave it behind in the temporary directory.
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -174,70 +204,6 @@ impl Secantus {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-
-    fn stop(mut self) {
-        self.stop_in_place();
-    }
-}
-
-fn aiosmtpd_installed() -> bool {
-    Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A throwaway SMTP server (aiosmtpd) that stores every message it accepts in a Maildir
-/// (`<dir>/maildir/new/`), where the tests read what was delivered.
-struct Smtp {
-    child: std::process::Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Smtp {
-    fn start() -> anyhow::Result<Self> {
-        let port = free_port()?;
-        let dir = std::env::temp_dir().join(format!("dzinza-test-smtp-{port}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        let log = std::fs::File::create(dir.join("log"))?;
-        let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(dir.join("maildir"))
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("running python3 -m aiosmtpd")?;
-        let mut smtp = Self { child, dir, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = smtp.child.try_wait()? {
-                let log = std::fs::read_to_string(smtp.dir.join("log")).unwrap_or_default();
-                bail!("aiosmtpd exited with {status}: {log}");
-            }
-            if Instant::now() > deadline {
-                smtp.stop_in_place();
-                bail!("aiosmtpd did not accept connections on {port}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(smtp)
-    }
-
-    fn stop_in_place(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-
-    fn stop(mut self) {
-        self.stop_in_place();
     }
 }
 

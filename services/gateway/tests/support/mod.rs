@@ -124,7 +124,8 @@ pub fn config_for(upstream: SocketAddr) -> GatewayConfig {
     config
 }
 
-pub async fn start(config: GatewayConfig) -> TestGateway {
+/// The gateway under test with its token issuer, metrics and health checks.
+async fn build(config: GatewayConfig) -> (TestIssuer, Arc<Gateway>, Metrics, Health) {
     let issuer = TestIssuer::new("test-key");
     let jwks_url = issuer.serve_jwks().await.unwrap();
     let validator = TokenValidator::from_url(&jwks_url, "dzinza", "dzinza", Duration::from_secs(5))
@@ -140,6 +141,11 @@ pub async fn start(config: GatewayConfig) -> TestGateway {
     )
     .unwrap();
     gw.register_checks(&health);
+    (issuer, gw, metrics, health)
+}
+
+pub async fn start(config: GatewayConfig) -> TestGateway {
+    let (issuer, gw, metrics, health) = build(config).await;
     let router = dzinza_gateway::router(gw, health.clone(), metrics.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -163,21 +169,7 @@ pub async fn start(config: GatewayConfig) -> TestGateway {
 /// Like [`start`], but served as the `dzinza` binary does by default: `threads` server threads,
 /// each with its own runtime, `SO_REUSEPORT` listener and upstream pool.
 pub async fn start_threaded(config: GatewayConfig, threads: usize) -> TestGateway {
-    let issuer = TestIssuer::new("test-key");
-    let jwks_url = issuer.serve_jwks().await.unwrap();
-    let validator = TokenValidator::from_url(&jwks_url, "dzinza", "dzinza", Duration::from_secs(5))
-        .unwrap()
-        .with_min_refresh_interval(Duration::ZERO);
-    let metrics = Metrics::new();
-    let health = Health::default();
-    let gw = Gateway::new(
-        config,
-        Some(Arc::new(validator)),
-        &metrics,
-        dzinza_gateway::openapi(),
-    )
-    .unwrap();
-    gw.register_checks(&health);
+    let (issuer, gw, metrics, health) = build(config).await;
     let listeners = server::bind_reuseport("127.0.0.1:0".parse().unwrap(), threads).unwrap();
     let addr = listeners[0].local_addr().unwrap();
     let servers = listeners
