@@ -135,6 +135,23 @@ impl SqliteStore {
         if short && (fetched > 0 || q.offset == 0) {
             return Ok((rows, q.offset + fetched));
         }
+        // One key and nothing else: the count the triggers of `key_counts` keep, where there
+        // is one (migration 0004); counting the range otherwise.
+        if let (Select::Any(pairs), true) = (&q.select, q.narrow.is_empty() && q.fields.is_empty())
+            && let [(key, value)] = pairs.as_slice()
+        {
+            let total: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(\
+                 (SELECT n FROM key_counts WHERE collection = ?1 AND key = ?2 AND value = ?3), \
+                 (SELECT COUNT(*) FROM document_keys WHERE collection = ?1 AND key = ?2 AND value = ?3))",
+            )
+            .bind(q.collection.as_str())
+            .bind(key)
+            .bind(value)
+            .fetch_one(&self.pool)
+            .await?;
+            return Ok((rows, u64::try_from(total).unwrap_or(0)));
+        }
         let count_sql = if repeat {
             format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {cond}{group})")
         } else {
