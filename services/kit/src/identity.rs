@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRef, FromRequestParts};
@@ -136,13 +137,17 @@ enum KeySource {
 
 struct KeyCache {
     keys: HashMap<String, Arc<KeyEntry>>,
-    fetched_at: Option<Instant>,
 }
 
 /// Validates access tokens against a JWKS that is fetched, cached and refreshed on unknown `kid`.
 pub struct TokenValidator {
     source: KeySource,
     cache: RwLock<KeyCache>,
+    /// When the keys were last fetched, in microseconds since `epoch` plus one (zero: never).
+    /// An atomic rather than a field of `cache`, so the staleness check on every request takes
+    /// no lock that the server threads share.
+    fetched_at: AtomicU64,
+    epoch: Instant,
     refresh_lock: Mutex<()>,
     issuer: String,
     audience: String,
@@ -240,10 +245,12 @@ impl TokenValidator {
         audience: String,
         leeway: Duration,
     ) -> Self {
-        let fetched_at = matches!(source, KeySource::Static).then(Instant::now);
+        let fetched_at = u64::from(matches!(source, KeySource::Static));
         Self {
             source,
-            cache: RwLock::new(KeyCache { keys, fetched_at }),
+            cache: RwLock::new(KeyCache { keys }),
+            fetched_at: AtomicU64::new(fetched_at),
+            epoch: Instant::now(),
             refresh_lock: Mutex::new(()),
             issuer,
             audience,
@@ -327,23 +334,37 @@ impl TokenValidator {
             .ok_or(TokenError::UnknownKey)
     }
 
+    fn micros_since_epoch(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// How long ago the keys were fetched; `None` before the first fetch.
+    fn keys_age(&self) -> Option<Duration> {
+        match self.fetched_at.load(Ordering::Acquire) {
+            0 => None,
+            at => Some(Duration::from_micros(
+                self.micros_since_epoch().saturating_sub(at - 1),
+            )),
+        }
+    }
+
     /// Fetches the key set if it is stale; `Ok(true)` when the keys were replaced.
     async fn refresh_if_stale(&self, unknown_kid: bool) -> Result<bool, TokenError> {
         let KeySource::Url { client, url } = &self.source else {
             return Ok(false);
         };
-        let needs = |fetched_at: Option<Instant>| match fetched_at {
+        let needs = || match self.keys_age() {
             None => true,
-            Some(t) if unknown_kid => t.elapsed() >= self.min_refresh_interval,
-            Some(t) => t.elapsed() >= self.max_age,
+            Some(age) if unknown_kid => age >= self.min_refresh_interval,
+            Some(age) => age >= self.max_age,
         };
-        if !needs(self.cache.read().await.fetched_at) {
+        if !needs() {
             return Ok(false);
         }
         let _guard = self.refresh_lock.lock().await;
         // Another task may have refreshed while we waited for the lock (and may have dropped
         // cached tokens): report a refresh.
-        if !needs(self.cache.read().await.fetched_at) {
+        if !needs() {
             return Ok(true);
         }
         match fetch_jwks(client, url).await {
@@ -351,7 +372,7 @@ impl TokenValidator {
                 let mut cache = self.cache.write().await;
                 self.verified.retain_keys(|kid| keys.contains_key(kid));
                 cache.keys = keys;
-                cache.fetched_at = Some(Instant::now());
+                self.fetched_at.store(self.micros_since_epoch() + 1, Ordering::Release);
                 Ok(true)
             }
             Err(e) => {
