@@ -141,7 +141,7 @@ async fn handle(
         return Problem::payload_too_large(limit).into_response();
     }
 
-    prepare_headers(gw, &mut parts, client_ip, identity.as_ref());
+    prepare_headers(gw, &mut parts, client_ip, identity.as_deref());
     let uri = match upstream.uri_for(upstream_path, parts.uri.query()) {
         Ok(uri) => uri,
         Err(()) => {
@@ -169,7 +169,7 @@ async fn authenticate(
     gw: &Gateway,
     headers: &HeaderMap,
     rule: &RouteRule,
-) -> Result<Option<Identity>, Problem> {
+) -> Result<Option<Arc<Identity>>, Problem> {
     let token = bearer_token(headers);
     match (token, &gw.validator) {
         (None, _) if rule.public => Ok(None),
@@ -178,7 +178,7 @@ async fn authenticate(
         (Some(_), None) => Err(Problem::unavailable(
             "The gateway has no identity provider configured (DZINZA_JWKS_URL).",
         )),
-        (Some(token), Some(validator)) => match validator.validate(token).await {
+        (Some(token), Some(validator)) => match validator.validate_shared(token).await {
             Ok(identity) => Ok(Some(identity)),
             // A stale token must not lock anyone out of login or refresh.
             Err(_) if rule.public => Ok(None),

@@ -269,6 +269,12 @@ impl TokenValidator {
 
     /// Validates a compact JWT and returns the caller's identity.
     pub async fn validate(&self, token: &str) -> Result<Identity, TokenError> {
+        self.validate_shared(token).await.map(Arc::unwrap_or_clone)
+    }
+
+    /// [`TokenValidator::validate`], answering the cached identity itself (no copy of its
+    /// strings) for callers that only read it.
+    pub async fn validate_shared(&self, token: &str) -> Result<Arc<Identity>, TokenError> {
         let now = unix_now();
         let leeway = self.leeway.as_secs();
         if let Some(identity) = self.verified.get(token, now, leeway) {
@@ -299,12 +305,12 @@ impl TokenValidator {
         let data = decode::<AccessClaims>(token, &entry.key, &validation)
             .map_err(|e| TokenError::Invalid(describe(&e)))?;
         let c = data.claims;
-        let identity = Identity {
+        let identity = Arc::new(Identity {
             user_id: c.sub,
             email: c.email,
             roles: c.roles,
             token_id: c.jti,
-        };
+        });
         self.verified.insert(token, &kid, c.exp, &identity, now);
         Ok(identity)
     }
@@ -372,7 +378,8 @@ impl TokenValidator {
                 let mut cache = self.cache.write().await;
                 self.verified.retain_keys(|kid| keys.contains_key(kid));
                 cache.keys = keys;
-                self.fetched_at.store(self.micros_since_epoch() + 1, Ordering::Release);
+                self.fetched_at
+                    .store(self.micros_since_epoch() + 1, Ordering::Release);
                 Ok(true)
             }
             Err(e) => {

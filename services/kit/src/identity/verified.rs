@@ -14,8 +14,8 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::Identity;
 
@@ -27,7 +27,8 @@ pub(super) const CAPACITY: usize = 16_384;
 const LOCAL_CAPACITY: usize = 1_024;
 
 struct Entry {
-    identity: Identity,
+    /// Shared, so an answer is a reference count, not four string copies.
+    identity: Arc<Identity>,
     kid: String,
     exp: u64,
 }
@@ -51,7 +52,7 @@ struct Local {
 }
 
 struct LocalEntry {
-    identity: Identity,
+    identity: Arc<Identity>,
     exp: u64,
     generation: u64,
 }
@@ -76,7 +77,7 @@ impl VerifiedTokens {
     }
 
     /// The identity of `token` if it was verified before and is still within `exp + leeway` at `now`.
-    pub(super) fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Identity> {
+    pub(super) fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Arc<Identity>> {
         let generation = self.generation.load(Ordering::Acquire);
         if let Some(identity) = self.local_get(token, now, leeway, generation) {
             return Some(identity);
@@ -97,7 +98,13 @@ impl VerifiedTokens {
         None
     }
 
-    fn local_get(&self, token: &str, now: u64, leeway: u64, generation: u64) -> Option<Identity> {
+    fn local_get(
+        &self,
+        token: &str,
+        now: u64,
+        leeway: u64,
+        generation: u64,
+    ) -> Option<Arc<Identity>> {
         LOCAL
             .try_with(|local| {
                 let mut local = local.borrow_mut();
@@ -115,7 +122,14 @@ impl VerifiedTokens {
             .flatten()
     }
 
-    fn local_put(&self, token: &str, identity: &Identity, exp: u64, generation: u64, now: u64) {
+    fn local_put(
+        &self,
+        token: &str,
+        identity: &Arc<Identity>,
+        exp: u64,
+        generation: u64,
+        now: u64,
+    ) {
         // A thread that is exiting has no copy any more: the shared map answers alone.
         let _ = LOCAL.try_with(|local| {
             let mut local = local.borrow_mut();
@@ -143,7 +157,14 @@ impl VerifiedTokens {
     }
 
     /// Remembers a token that passed full validation with key `kid`.
-    pub(super) fn insert(&self, token: &str, kid: &str, exp: u64, identity: &Identity, now: u64) {
+    pub(super) fn insert(
+        &self,
+        token: &str,
+        kid: &str,
+        exp: u64,
+        identity: &Arc<Identity>,
+        now: u64,
+    ) {
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
@@ -192,21 +213,27 @@ impl VerifiedTokens {
 mod tests {
     use super::*;
 
-    fn id(user: &str) -> Identity {
-        Identity {
+    fn id(user: &str) -> Arc<Identity> {
+        Arc::new(Identity {
             user_id: user.into(),
             email: None,
             roles: vec![],
             token_id: None,
-        }
+        })
     }
 
     #[test]
     fn answers_until_expiry_plus_leeway_then_forgets() {
         let c = VerifiedTokens::new(8);
         c.insert("t", "k1", 100, &id("u"), 50);
-        assert_eq!(c.get("t", 100, 0).map(|i| i.user_id), Some("u".into()));
-        assert_eq!(c.get("t", 105, 5).map(|i| i.user_id), Some("u".into()));
+        assert_eq!(
+            c.get("t", 100, 0).map(|i| i.user_id.clone()),
+            Some("u".into())
+        );
+        assert_eq!(
+            c.get("t", 105, 5).map(|i| i.user_id.clone()),
+            Some("u".into())
+        );
         assert!(c.get("t", 106, 5).is_none());
         assert_eq!(c.len(), 0, "an expired entry is dropped when seen");
         assert!(c.get("other", 50, 0).is_none());
@@ -245,7 +272,10 @@ mod tests {
         // The first answer fills this thread's copy; the next ones come from it.
         assert!(c.get("t", 10, 0).is_some());
         assert!(c.get("t", 100, 0).is_some());
-        assert!(c.get("t", 101, 0).is_none(), "the copy stops answering at exp");
+        assert!(
+            c.get("t", 101, 0).is_none(),
+            "the copy stops answering at exp"
+        );
         assert_eq!(c.len(), 0, "and the shared entry is dropped too");
     }
 
@@ -267,10 +297,16 @@ mod tests {
         let b = VerifiedTokens::new(8);
         a.insert("t", "k", 100, &id("a"), 0);
         assert!(a.get("t", 1, 0).is_some());
-        assert!(b.get("t", 1, 0).is_none(), "another cache does not see a's copy");
+        assert!(
+            b.get("t", 1, 0).is_none(),
+            "another cache does not see a's copy"
+        );
         std::thread::scope(|s| {
             s.spawn(|| {
-                assert_eq!(a.get("t", 1, 0).map(|i| i.user_id), Some("a".into()));
+                assert_eq!(
+                    a.get("t", 1, 0).map(|i| i.user_id.clone()),
+                    Some("a".into())
+                );
                 a.retain_keys(|_| false);
             });
         });
