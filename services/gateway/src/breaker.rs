@@ -2,7 +2,6 @@
 //! after a cool-down, closes again when the probe succeeds.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,31 +11,10 @@ enum State {
     HalfOpen { probe_started: Instant },
 }
 
-/// [`CircuitBreaker::summary`]: closed with no failures counted.
-const CLEAN: u8 = 0;
-/// Closed, with failures counted.
-const CLOSED: u8 = 1;
-/// Open or half-open.
-const TRIPPED: u8 = 2;
-
-impl State {
-    fn summary(self) -> u8 {
-        match self {
-            Self::Closed { failures: 0 } => CLEAN,
-            Self::Closed { .. } => CLOSED,
-            Self::Open { .. } | Self::HalfOpen { .. } => TRIPPED,
-        }
-    }
-}
-
 /// The breaker of one upstream.
 #[derive(Debug)]
 pub struct CircuitBreaker {
     state: Mutex<State>,
-    /// What `state` is, kept beside it (written under its lock) so the common case, a closed
-    /// circuit and a successful call, is answered without taking the lock: every server thread
-    /// calls every upstream, and a lock taken per call moves between the cores.
-    summary: AtomicU8,
     threshold: u32,
     cooldown: Duration,
     /// A probe that never reports (its client went away) stops blocking others after this.
@@ -57,7 +35,6 @@ impl CircuitBreaker {
     pub fn new(threshold: u32, cooldown: Duration, probe_timeout: Duration) -> Self {
         Self {
             state: Mutex::new(State::Closed { failures: 0 }),
-            summary: AtomicU8::new(CLEAN),
             threshold: threshold.max(1),
             cooldown,
             probe_timeout,
@@ -69,28 +46,19 @@ impl CircuitBreaker {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sets the state (under its lock) and its summary.
-    fn set(&self, state: &mut State, new: State) {
-        *state = new;
-        self.summary.store(new.summary(), Ordering::Release);
-    }
-
     /// Asks to make a call now.
     pub fn admit(&self) -> Admission {
-        if self.summary.load(Ordering::Acquire) != TRIPPED {
-            return Admission::Allowed;
-        }
         let now = Instant::now();
         let mut state = self.lock();
         match *state {
             State::Closed { .. } => Admission::Allowed,
             State::Open { until } if now >= until => {
-                self.set(&mut state, State::HalfOpen { probe_started: now });
+                *state = State::HalfOpen { probe_started: now };
                 Admission::Allowed
             }
             State::Open { until } => Admission::Refused(until - now),
             State::HalfOpen { probe_started } if now - probe_started >= self.probe_timeout => {
-                self.set(&mut state, State::HalfOpen { probe_started: now });
+                *state = State::HalfOpen { probe_started: now };
                 Admission::Allowed
             }
             State::HalfOpen { .. } => Admission::Refused(Duration::from_secs(1)),
@@ -99,19 +67,14 @@ impl CircuitBreaker {
 
     /// Reports a successful call.
     pub fn record_success(&self) {
-        // Already closed with nothing counted: nothing to write.
-        if self.summary.load(Ordering::Acquire) == CLEAN {
-            return;
-        }
-        let mut state = self.lock();
-        self.set(&mut state, State::Closed { failures: 0 });
+        *self.lock() = State::Closed { failures: 0 };
     }
 
     /// Reports a failed call (transport error, timeout, 502/503/504).
     pub fn record_failure(&self) {
         let now = Instant::now();
         let mut state = self.lock();
-        let new = match *state {
+        *state = match *state {
             State::Closed { failures } if failures + 1 < self.threshold => State::Closed {
                 failures: failures + 1,
             },
@@ -123,7 +86,6 @@ impl CircuitBreaker {
             }
             open @ State::Open { .. } => open,
         };
-        self.set(&mut state, new);
     }
 
     /// `closed`, `open` or `half_open`, for readiness details and metrics.

@@ -2,8 +2,9 @@
 
 use std::sync::OnceLock;
 
-use dzinza_kit::metrics::{Metrics, ShardedCounter as Counter};
+use dzinza_kit::metrics::Metrics;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -64,8 +65,7 @@ impl GatewayMetrics {
 }
 
 /// One upstream's counters, each looked up in its family once (on first use, so outcomes that
-/// never happened are not exported as zero series) and then kept: a call costs one atomic add,
-/// in a cell of the calling thread's own (the counters are summed when scraped).
+/// never happened are not exported as zero series) and then kept: a call costs one atomic add.
 #[derive(Debug)]
 pub(crate) struct UpstreamMetrics {
     upstream: String,

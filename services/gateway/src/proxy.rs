@@ -141,7 +141,7 @@ async fn handle(
         return Problem::payload_too_large(limit).into_response();
     }
 
-    prepare_headers(gw, &mut parts, client_ip, identity.as_deref());
+    prepare_headers(gw, &mut parts, client_ip, identity.as_ref());
     let uri = match upstream.uri_for(upstream_path, parts.uri.query()) {
         Ok(uri) => uri,
         Err(()) => {
@@ -169,7 +169,7 @@ async fn authenticate(
     gw: &Gateway,
     headers: &HeaderMap,
     rule: &RouteRule,
-) -> Result<Option<Arc<Identity>>, Problem> {
+) -> Result<Option<Identity>, Problem> {
     let token = bearer_token(headers);
     match (token, &gw.validator) {
         (None, _) if rule.public => Ok(None),
@@ -178,7 +178,7 @@ async fn authenticate(
         (Some(_), None) => Err(Problem::unavailable(
             "The gateway has no identity provider configured (DZINZA_JWKS_URL).",
         )),
-        (Some(token), Some(validator)) => match validator.validate_shared(token).await {
+        (Some(token), Some(validator)) => match validator.validate(token).await {
             Ok(identity) => Ok(Some(identity)),
             // A stale token must not lock anyone out of login or refresh.
             Err(_) if rule.public => Ok(None),
@@ -238,11 +238,6 @@ fn is_retryable(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Almost no message carries any: one pass over the names (comparisons, no hashing) is
-    // cheaper than eight removals that each hash a name.
-    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
-        return;
-    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRef, FromRequestParts};
@@ -137,17 +136,13 @@ enum KeySource {
 
 struct KeyCache {
     keys: HashMap<String, Arc<KeyEntry>>,
+    fetched_at: Option<Instant>,
 }
 
 /// Validates access tokens against a JWKS that is fetched, cached and refreshed on unknown `kid`.
 pub struct TokenValidator {
     source: KeySource,
     cache: RwLock<KeyCache>,
-    /// When the keys were last fetched, in microseconds since `epoch` plus one (zero: never).
-    /// An atomic rather than a field of `cache`, so the staleness check on every request takes
-    /// no lock that the server threads share.
-    fetched_at: AtomicU64,
-    epoch: Instant,
     refresh_lock: Mutex<()>,
     issuer: String,
     audience: String,
@@ -245,12 +240,10 @@ impl TokenValidator {
         audience: String,
         leeway: Duration,
     ) -> Self {
-        let fetched_at = u64::from(matches!(source, KeySource::Static));
+        let fetched_at = matches!(source, KeySource::Static).then(Instant::now);
         Self {
             source,
-            cache: RwLock::new(KeyCache { keys }),
-            fetched_at: AtomicU64::new(fetched_at),
-            epoch: Instant::now(),
+            cache: RwLock::new(KeyCache { keys, fetched_at }),
             refresh_lock: Mutex::new(()),
             issuer,
             audience,
@@ -269,12 +262,6 @@ impl TokenValidator {
 
     /// Validates a compact JWT and returns the caller's identity.
     pub async fn validate(&self, token: &str) -> Result<Identity, TokenError> {
-        self.validate_shared(token).await.map(Arc::unwrap_or_clone)
-    }
-
-    /// [`TokenValidator::validate`], answering the cached identity itself (no copy of its
-    /// strings) for callers that only read it.
-    pub async fn validate_shared(&self, token: &str) -> Result<Arc<Identity>, TokenError> {
         let now = unix_now();
         let leeway = self.leeway.as_secs();
         if let Some(identity) = self.verified.get(token, now, leeway) {
@@ -305,12 +292,12 @@ impl TokenValidator {
         let data = decode::<AccessClaims>(token, &entry.key, &validation)
             .map_err(|e| TokenError::Invalid(describe(&e)))?;
         let c = data.claims;
-        let identity = Arc::new(Identity {
+        let identity = Identity {
             user_id: c.sub,
             email: c.email,
             roles: c.roles,
             token_id: c.jti,
-        });
+        };
         self.verified.insert(token, &kid, c.exp, &identity, now);
         Ok(identity)
     }
@@ -340,37 +327,23 @@ impl TokenValidator {
             .ok_or(TokenError::UnknownKey)
     }
 
-    fn micros_since_epoch(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX - 1)
-    }
-
-    /// How long ago the keys were fetched; `None` before the first fetch.
-    fn keys_age(&self) -> Option<Duration> {
-        match self.fetched_at.load(Ordering::Acquire) {
-            0 => None,
-            at => Some(Duration::from_micros(
-                self.micros_since_epoch().saturating_sub(at - 1),
-            )),
-        }
-    }
-
     /// Fetches the key set if it is stale; `Ok(true)` when the keys were replaced.
     async fn refresh_if_stale(&self, unknown_kid: bool) -> Result<bool, TokenError> {
         let KeySource::Url { client, url } = &self.source else {
             return Ok(false);
         };
-        let needs = || match self.keys_age() {
+        let needs = |fetched_at: Option<Instant>| match fetched_at {
             None => true,
-            Some(age) if unknown_kid => age >= self.min_refresh_interval,
-            Some(age) => age >= self.max_age,
+            Some(t) if unknown_kid => t.elapsed() >= self.min_refresh_interval,
+            Some(t) => t.elapsed() >= self.max_age,
         };
-        if !needs() {
+        if !needs(self.cache.read().await.fetched_at) {
             return Ok(false);
         }
         let _guard = self.refresh_lock.lock().await;
         // Another task may have refreshed while we waited for the lock (and may have dropped
         // cached tokens): report a refresh.
-        if !needs() {
+        if !needs(self.cache.read().await.fetched_at) {
             return Ok(true);
         }
         match fetch_jwks(client, url).await {
@@ -378,8 +351,7 @@ impl TokenValidator {
                 let mut cache = self.cache.write().await;
                 self.verified.retain_keys(|kid| keys.contains_key(kid));
                 cache.keys = keys;
-                self.fetched_at
-                    .store(self.micros_since_epoch() + 1, Ordering::Release);
+                cache.fetched_at = Some(Instant::now());
                 Ok(true)
             }
             Err(e) => {

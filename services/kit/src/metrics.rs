@@ -12,12 +12,10 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-
-mod sharded;
-use sharded::DurationHistogram;
-pub use sharded::ShardedCounter;
 
 /// Route label for requests that matched no route template; keeps label cardinality bounded.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -48,8 +46,8 @@ pub struct Metrics {
     /// Distinguishes registries in the per-thread handle cache (tests build many).
     id: u64,
     registry: Arc<Mutex<Registry>>,
-    requests: Family<RequestLabels, ShardedCounter>,
-    durations: Family<DurationLabels, DurationHistogram>,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<DurationLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -68,9 +66,12 @@ impl Metrics {
     /// A registry with the HTTP request metrics registered.
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        // Per-thread cells: every server thread records every request it serves.
-        let requests = Family::<RequestLabels, ShardedCounter>::default();
-        let durations = Family::<DurationLabels, DurationHistogram>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations = Family::<DurationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
+        });
         registry.register(
             "http_requests",
             "HTTP requests served, by service, method, route template and status",
@@ -160,25 +161,20 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .clone();
-        Handles {
-            requests,
-            duration,
-            cell: sharded::this_threads_cell(),
-        }
+        Handles { requests, duration }
     }
 }
 
-/// One label set's request counter and duration histogram, and the cell this thread writes.
+/// One label set's request counter and duration histogram.
 struct Handles {
-    requests: ShardedCounter,
-    duration: DurationHistogram,
-    cell: usize,
+    requests: Counter,
+    duration: Histogram,
 }
 
 impl Handles {
     fn observe(&self, seconds: f64) {
-        self.requests.inc_in(self.cell);
-        self.duration.observe_in(self.cell, seconds);
+        self.requests.inc();
+        self.duration.observe(seconds);
     }
 }
 
@@ -298,37 +294,6 @@ mod tests {
         assert!(text.contains(r#"route="unmatched",status="404"} 1"#));
         assert!(!text.contains("/trees/1"));
         assert!(text.contains("http_request_duration_seconds_bucket"));
-    }
-
-    #[test]
-    fn requests_recorded_on_many_threads_are_summed_on_metrics() {
-        let metrics = Metrics::new();
-        std::thread::scope(|s| {
-            for _ in 0..12 {
-                s.spawn(|| {
-                    for _ in 0..250 {
-                        metrics.record_request("t", "GET", "/x", 200, 0.003);
-                    }
-                });
-            }
-        });
-        let text = metrics.render();
-        assert!(
-            text.contains(
-                r#"http_requests_total{service="t",method="GET",route="/x",status="200"} 3000"#
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                r#"http_request_duration_seconds_count{service="t",method="GET",route="/x"} 3000"#
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"http_request_duration_seconds_bucket{le="0.005",service="t",method="GET",route="/x"} 3000"#),
-            "{text}"
-        );
     }
 
     #[test]
