@@ -47,6 +47,11 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// Whether listings need it to show or judge a person (see [`super::Vitals`]).
+    pub fn is_vital(&self) -> bool {
+        matches!(self, EventType::Birth | EventType::Baptism) || self.implies_death()
+    }
+
     /// Whether the event shows the person has died.
     pub fn implies_death(&self) -> bool {
         matches!(

@@ -9,6 +9,7 @@ pub mod person;
 pub mod relationship;
 pub mod source;
 pub mod tree;
+pub mod vitals;
 
 pub use activity::{Change, HistoryEntry, MergeStatus, MergeSuggestion, Notification};
 pub use event::{Event, EventType, Participant, ParticipantRole, Place};
@@ -16,6 +17,7 @@ pub use person::{ExternalId, NAME_PREFIX_CHARS, Name, NameType, Person, PersonPr
 pub use relationship::{ParentKind, PartnerKind, Relationship, RelationshipKind};
 pub use source::{Citation, Note, Repository, Source};
 pub use tree::{Collaborator, FamilyTree, Role, TreePrivacy, TreeSettings};
+pub use vitals::{VitalEvent, Vitals};
 
 use serde::{Deserialize, Serialize};
 
@@ -53,11 +55,13 @@ pub enum Collection {
     Notifications,
     /// [`MergeSuggestion`].
     MergeSuggestions,
+    /// [`Vitals`], one per person (same id).
+    Vitals,
 }
 
 impl Collection {
     /// Every collection, for adapters that create one table or collection each.
-    pub const ALL: [Collection; 11] = [
+    pub const ALL: [Collection; 12] = [
         Collection::Trees,
         Collection::Persons,
         Collection::Relationships,
@@ -69,6 +73,7 @@ impl Collection {
         Collection::History,
         Collection::Notifications,
         Collection::MergeSuggestions,
+        Collection::Vitals,
     ];
 
     /// Stable storage name.
@@ -85,6 +90,7 @@ impl Collection {
             Collection::History => "history",
             Collection::Notifications => "notifications",
             Collection::MergeSuggestions => "merge_suggestions",
+            Collection::Vitals => "vitals",
         }
     }
 }

@@ -8,7 +8,7 @@ use super::{GenealogyError, Result};
 use crate::model::{
     Citation, Collection, Event, FamilyTree, HistoryEntry, MergeSuggestion, Millis, Note,
     Notification, Person, PersonPrivacy, Relationship, RelationshipKind, Repository, Source,
-    TreePrivacy, fold,
+    TreePrivacy, Vitals, fold,
 };
 use crate::store::{Document, StoreError};
 
@@ -89,6 +89,7 @@ pub(crate) fn doc_from_value(collection: Collection, body: Value) -> Result<Docu
         Collection::History => typed::<HistoryEntry>(body),
         Collection::Notifications => typed::<Notification>(body),
         Collection::MergeSuggestions => typed::<MergeSuggestion>(body),
+        Collection::Vitals => typed::<Vitals>(body),
     }
 }
 
@@ -190,6 +191,23 @@ impl Stored for Relationship {
     }
     fn updated(&self) -> Millis {
         self.updated_at
+    }
+}
+
+impl Stored for Vitals {
+    const COLLECTION: Collection = Collection::Vitals;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn keys(&self) -> Vec<(String, String)> {
+        // Read by person id only.
+        Vec::new()
+    }
+    fn sort(&self) -> String {
+        self.id.clone()
+    }
+    fn updated(&self) -> Millis {
+        0
     }
 }
 

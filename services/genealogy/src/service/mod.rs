@@ -8,6 +8,7 @@ mod persons;
 mod records;
 mod trees;
 mod views;
+mod vitals;
 
 pub use activity::{MergeOutcome, NewMergeSuggestion, NotificationFilter};
 pub use codec::{Stored, doc_of};
@@ -322,6 +323,7 @@ impl Genealogy {
         person_ids.dedup();
         tree_ids.sort();
         tree_ids.dedup();
+        let vitals = self.vitals_writes(&set.changes).await?;
         let entry = (!set.changes.is_empty() && !person_ids.is_empty()).then(|| HistoryEntry {
             id: entry_id,
             person_ids,
@@ -334,6 +336,7 @@ impl Genealogy {
             reverted_by: None,
         });
         let mut writes = std::mem::take(&mut set.writes);
+        writes.extend(vitals);
         if let Some(e) = &entry {
             writes.push(Write::put(Collection::History, doc_of(e)).expecting(Expect::Absent));
         }

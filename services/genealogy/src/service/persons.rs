@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::{ChangeSet, Genealogy, GenealogyError, PageRequest, Paged, Result, invalid};
 use crate::model::{
     Collection, Event, EventType, ExternalId, FamilyTree, Millis, NAME_PREFIX_CHARS, Name, Person,
-    PersonPrivacy, Place, Relationship, Sex, fold, new_id,
+    PersonPrivacy, Place, Relationship, Sex, VitalEvent, Vitals, fold, new_id,
 };
 use crate::policy::{self, Actor, Visibility, tree_access};
 use crate::store::{Order, Query, Select};
@@ -194,22 +194,18 @@ fn name_select(
 /// Julian Day Number of the Unix epoch.
 const JDN_UNIX_EPOCH: i64 = 2_440_588;
 
-fn principal_events<'a>(events: &'a [Event], person: &'a str) -> impl Iterator<Item = &'a Event> {
-    events.iter().filter(move |e| e.is_principal(person))
-}
-
 /// Whether a person is living: stated, or no death-like event and born less than
 /// [`LIVING_YEARS`] ago. With no birth date either, the person counts as living: masking someone
-/// long dead is a smaller harm than exposing someone alive.
-pub fn is_living(person: &Person, events: &[Event], now: Millis) -> bool {
+/// long dead is a smaller harm than exposing someone alive. `vitals` are the person's own
+/// ([`VitalEvent::of`]).
+pub fn is_living(person: &Person, vitals: &[VitalEvent], now: Millis) -> bool {
     if let Some(stated) = person.living {
         return stated;
     }
-    let mine: Vec<&Event> = principal_events(events, &person.id).collect();
-    if mine.iter().any(|e| e.event_type.implies_death()) {
+    if vitals.iter().any(|e| e.event_type.implies_death()) {
         return false;
     }
-    let born = mine
+    let born = vitals
         .iter()
         .filter(|e| matches!(e.event_type, EventType::Birth | EventType::Baptism))
         .filter_map(|e| e.date.as_ref())
@@ -223,14 +219,20 @@ pub fn is_living(person: &Person, events: &[Event], now: Millis) -> bool {
     born.is_none_or(|jdn| jdn > limit)
 }
 
-fn vital(events: &[Event], person: &str, types: [EventType; 2]) -> Option<Vital> {
+fn vital(vitals: &[VitalEvent], types: [EventType; 2]) -> Option<Vital> {
     let [first, second] = types;
     let pick = |t: &EventType| {
-        principal_events(events, person)
+        vitals
+            .iter()
             .filter(|e| &e.event_type == t)
-            .min_by(|a, b| a.date.cmp(&b.date))
+            // Ties (same date) go to the lower id, whatever order the events came in.
+            .min_by(|a, b| {
+                a.date
+                    .cmp(&b.date)
+                    .then_with(|| a.event_id.cmp(&b.event_id))
+            })
             .map(|e| Vital {
-                event_id: e.id.clone(),
+                event_id: e.event_id.clone(),
                 date: e.date.clone(),
                 place: e.place.clone(),
             })
@@ -239,7 +241,7 @@ fn vital(events: &[Event], person: &str, types: [EventType; 2]) -> Option<Vital>
 }
 
 /// Renders a person for a caller with visibility `vis` (never `Hidden`).
-pub fn render(person: &Person, events: &[Event], living: bool, vis: Visibility) -> PersonView {
+pub fn render(person: &Person, vitals: &[VitalEvent], living: bool, vis: Visibility) -> PersonView {
     let masked = vis != Visibility::Full;
     if masked {
         return PersonView {
@@ -278,8 +280,8 @@ pub fn render(person: &Person, events: &[Event], living: bool, vis: Visibility) 
         external_ids: person.external_ids.clone(),
         citation_ids: person.citation_ids.clone(),
         attributes: person.attributes.clone(),
-        birth: vital(events, &person.id, [EventType::Birth, EventType::Baptism]),
-        death: vital(events, &person.id, [EventType::Death, EventType::Burial]),
+        birth: vital(vitals, [EventType::Birth, EventType::Baptism]),
+        death: vital(vitals, [EventType::Death, EventType::Burial]),
         masked: false,
         created_at: person.created_at,
         updated_at: person.updated_at,
@@ -322,7 +324,10 @@ pub(super) fn clean_list(items: Vec<String>) -> Vec<String> {
 /// A person with what deciding on them needs.
 pub(crate) struct Seen {
     pub person: Person,
+    /// Every event they take part in: only from [`Genealogy::see`], empty in lists.
     pub events: Vec<Event>,
+    /// Their vital events.
+    pub vitals: Vec<VitalEvent>,
     pub trees: Vec<FamilyTree>,
     pub living: bool,
     pub vis: Visibility,
@@ -330,21 +335,47 @@ pub(crate) struct Seen {
 
 impl Seen {
     pub(crate) fn view(&self) -> PersonView {
-        render(&self.person, &self.events, self.living, self.vis)
+        render(&self.person, &self.vitals, self.living, self.vis)
     }
 }
 
 impl Genealogy {
-    /// Loads persons with their events and trees and decides what the caller sees of each.
+    /// Loads persons' vital events and trees and decides what the caller sees of each.
     pub(crate) async fn see_many(
         &self,
         actor: &Actor,
         persons: Vec<Person>,
         cache: &mut HashMap<String, FamilyTree>,
     ) -> Result<Vec<Seen>> {
+        self.judge(actor, persons, cache, false).await
+    }
+
+    /// [`Genealogy::see_many`], with every event of each person when `all_events` (else only
+    /// their stored [`Vitals`], falling back to the events for persons that have none yet).
+    async fn judge(
+        &self,
+        actor: &Actor,
+        persons: Vec<Person>,
+        cache: &mut HashMap<String, FamilyTree>,
+        all_events: bool,
+    ) -> Result<Vec<Seen>> {
         let ids: Vec<String> = persons.iter().map(|p| p.id.clone()).collect();
+        let mut vitals: HashMap<String, Vec<VitalEvent>> = if all_events {
+            HashMap::new()
+        } else {
+            self.load_many::<Vitals>(&ids)
+                .await?
+                .into_iter()
+                .map(|v| (v.id, v.events))
+                .collect()
+        };
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|id| !vitals.contains_key(*id))
+            .cloned()
+            .collect();
         let (events, _) = self
-            .find::<Event>(&Query::by_keys(Collection::Events, "person", &ids))
+            .find::<Event>(&Query::by_keys(Collection::Events, "person", &missing))
             .await?;
         let mut tree_ids: Vec<String> = persons.iter().flat_map(|p| p.tree_ids.clone()).collect();
         tree_ids.sort();
@@ -365,20 +396,26 @@ impl Genealogy {
         Ok(persons
             .into_iter()
             .map(|person| {
-                let mine: Vec<Event> = by_person
-                    .get(person.id.as_str())
-                    .map(|list| list.iter().map(|e| (*e).clone()).collect())
-                    .unwrap_or_default();
+                let mine: &[&Event] = by_person.get(person.id.as_str()).map_or(&[], Vec::as_slice);
+                let vitals = vitals
+                    .remove(&person.id)
+                    .unwrap_or_else(|| VitalEvent::of(mine.iter().copied(), &person.id));
+                let events = if all_events {
+                    mine.iter().map(|e| (*e).clone()).collect()
+                } else {
+                    Vec::new()
+                };
                 let trees: Vec<FamilyTree> = person
                     .tree_ids
                     .iter()
                     .filter_map(|t| cache.get(t).cloned())
                     .collect();
-                let living = is_living(&person, &mine, now);
+                let living = is_living(&person, &vitals, now);
                 let vis = policy::person_visibility(&person, living, &trees, actor);
                 Seen {
                     person,
-                    events: mine,
+                    events,
+                    vitals,
                     trees,
                     living,
                     vis,
@@ -394,7 +431,7 @@ impl Genealogy {
             .await?
             .ok_or(GenealogyError::NotFound("person"))?;
         let seen = self
-            .see_many(actor, vec![person], &mut HashMap::new())
+            .judge(actor, vec![person], &mut HashMap::new(), true)
             .await?
             .pop()
             .ok_or(GenealogyError::NotFound("person"))?;
@@ -531,8 +568,8 @@ impl Genealogy {
             p.tree_ids.clone(),
         )
         .await?;
-        let living = is_living(&p, &seen.events, self.now());
-        Ok(render(&p, &seen.events, living, Visibility::Full))
+        let living = is_living(&p, &seen.vitals, self.now());
+        Ok(render(&p, &seen.vitals, living, Visibility::Full))
     }
 
     /// Deletes a person with their relationships; events they alone took part in go too, and
@@ -726,7 +763,7 @@ impl Genealogy {
             p.tree_ids.clone(),
         )
         .await?;
-        Ok(render(&p, &seen.events, seen.living, Visibility::Full))
+        Ok(render(&p, &seen.vitals, seen.living, Visibility::Full))
     }
 
     /// Takes a person out of a tree (editor there); a person's last tree cannot be unlinked.

@@ -236,6 +236,9 @@ impl Genealogy {
             .find::<Person>(&Query::by_key(Collection::Persons, "tree", id))
             .await?;
         for mut p in persons {
+            // The tree's events go, so the vitals derived from them too; a person kept in
+            // another tree falls back to reading their remaining events until rewritten.
+            writes.push(Write::delete(Collection::Vitals, &p.id));
             p.tree_ids.retain(|t| t != id);
             if p.tree_ids.is_empty() {
                 writes.push(Write::delete(Collection::Persons, &p.id));

@@ -1,0 +1,107 @@
+//! What listings need of a person's events, kept beside the person.
+
+use dzinza_gedcom::date::GenDate;
+use serde::{Deserialize, Serialize};
+
+use super::{Event, EventType, Place};
+
+/// A person's vital events (birth, baptism, death, burial, cremation as principal): what a
+/// listing shows (birth and death) and what deciding whether they are living needs.
+///
+/// Derived from the events, rewritten by the service in the same commit as any change to a
+/// vital event, and never recorded in history (reverting the events rewrites it). A listing
+/// of a thousand people reads one of these per person instead of every event they took part
+/// in. Absent for data written before it existed: readers then fall back to the events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Vitals {
+    /// The person's id.
+    pub id: String,
+    /// The vital events, in no particular order.
+    pub events: Vec<VitalEvent>,
+    /// Bumped on every rewrite, so that two commits deriving it from different reads of the
+    /// events cannot both succeed (the precondition is on the whole body).
+    pub version: u64,
+}
+
+/// One vital event of a person.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VitalEvent {
+    /// The event's id.
+    pub event_id: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// When.
+    #[serde(default)]
+    pub date: Option<GenDate>,
+    /// Where.
+    #[serde(default)]
+    pub place: Option<Place>,
+}
+
+impl VitalEvent {
+    /// The vital events among `events` in which `person` is a principal.
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>, person: &str) -> Vec<VitalEvent> {
+        events
+            .into_iter()
+            .filter(|e| e.event_type.is_vital() && e.is_principal(person))
+            .map(|e| VitalEvent {
+                event_id: e.id.clone(),
+                event_type: e.event_type.clone(),
+                date: e.date.clone(),
+                place: e.place.clone(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use crate::model::{Participant, ParticipantRole};
+
+    fn event(id: &str, t: EventType, who: &[(&str, ParticipantRole)]) -> Event {
+        Event {
+            id: id.into(),
+            tree_id: "t".into(),
+            event_type: t,
+            date: None,
+            place: None,
+            description: None,
+            participants: who
+                .iter()
+                .map(|(p, role)| Participant {
+                    person_id: (*p).into(),
+                    role: role.clone(),
+                })
+                .collect(),
+            citation_ids: vec![],
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn only_vital_types_where_the_person_is_principal() {
+        let p = ParticipantRole::Principal;
+        let w = ParticipantRole::Witness;
+        let events = [
+            event("b", EventType::Birth, &[("a", p.clone())]),
+            event("m", EventType::Marriage, &[("a", p.clone())]),
+            event(
+                "x",
+                EventType::Baptism,
+                &[("a", w.clone()), ("c", p.clone())],
+            ),
+            event("d", EventType::Cremation, &[("a", p.clone())]),
+            event("o", EventType::Death, &[("c", p.clone())]),
+        ];
+        let ids: Vec<String> = VitalEvent::of(&events, "a")
+            .into_iter()
+            .map(|v| v.event_id)
+            .collect();
+        assert_eq!(ids, ["b", "d"]);
+    }
+}

@@ -1,0 +1,114 @@
+//! Keeping each person's [`Vitals`] in step with their events, in the same commit.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use super::{Genealogy, Result, doc_of};
+use crate::model::{Change, Collection, Event, Person, VitalEvent, Vitals};
+use crate::store::{Expect, Query, Write};
+
+/// The event a stored body holds, if it is one (bodies of this service always are).
+fn event_of(body: &Option<Value>) -> Option<Event> {
+    body.as_ref()
+        .and_then(|v| serde_json::from_value::<Event>(v.clone()).ok())
+}
+
+impl Genealogy {
+    /// The writes that bring the [`Vitals`] of everyone whose vital events `changes` touch up to
+    /// date (and remove those of deleted persons).
+    ///
+    /// Each rewrite expects the vitals as read *before* the events are read and bumps their
+    /// version, so two commits that derive them from different states of the events cannot
+    /// both succeed: one fails as a conflict, as concurrent edits of one document do.
+    pub(crate) async fn vitals_writes(&self, changes: &[Change]) -> Result<Vec<Write>> {
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut deleted: BTreeSet<String> = BTreeSet::new();
+        let mut changed_events: Vec<(&str, Option<Event>)> = Vec::new();
+        for c in changes {
+            match c.collection {
+                Collection::Events => {
+                    let before = event_of(&c.before);
+                    let after = event_of(&c.after);
+                    for e in before.iter().chain(after.iter()) {
+                        if e.event_type.is_vital() {
+                            touched.extend(e.participants.iter().map(|p| p.person_id.clone()));
+                        }
+                    }
+                    changed_events.push((&c.id, after));
+                }
+                Collection::Persons if c.after.is_none() => {
+                    deleted.insert(c.id.clone());
+                }
+                Collection::Persons => {
+                    deleted.remove(&c.id);
+                }
+                _ => {}
+            }
+        }
+        let mut writes: Vec<Write> = deleted
+            .iter()
+            .map(|id| Write::delete(Collection::Vitals, id))
+            .collect();
+        let ids: Vec<String> = touched.difference(&deleted).cloned().collect();
+        if ids.is_empty() {
+            return Ok(writes);
+        }
+        // Read the vitals first (see above), then the events and whether the persons exist.
+        let current: HashMap<String, Vitals> = self
+            .load_many::<Vitals>(&ids)
+            .await?
+            .into_iter()
+            .map(|v| (v.id.clone(), v))
+            .collect();
+        let (stored, _) = self
+            .find::<Event>(&Query::by_keys(Collection::Events, "person", &ids))
+            .await?;
+        let mut events: HashMap<String, Event> =
+            stored.into_iter().map(|e| (e.id.clone(), e)).collect();
+        for (id, after) in changed_events {
+            match after {
+                Some(e) => {
+                    events.insert(id.to_owned(), e);
+                }
+                None => {
+                    events.remove(id);
+                }
+            }
+        }
+        let mut exists: BTreeSet<String> = self
+            .load_many::<Person>(&ids)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        // Persons created in this very commit.
+        exists.extend(
+            changes
+                .iter()
+                .filter(|c| c.collection == Collection::Persons && c.after.is_some())
+                .map(|c| c.id.clone()),
+        );
+        let mut by_person: HashMap<&str, Vec<&Event>> = HashMap::new();
+        for e in events.values() {
+            for p in &e.participants {
+                by_person.entry(p.person_id.as_str()).or_default().push(e);
+            }
+        }
+        for id in ids.iter().filter(|id| exists.contains(*id)) {
+            let mine = by_person.get(id.as_str()).map_or(&[][..], Vec::as_slice);
+            let old = current.get(id);
+            let new = Vitals {
+                id: id.clone(),
+                events: VitalEvent::of(mine.iter().copied(), id),
+                version: old.map_or(0, |v| v.version + 1),
+            };
+            let expect = match old {
+                Some(v) => Expect::Body(super::codec::value_of(v)),
+                None => Expect::Absent,
+            };
+            writes.push(Write::put(Collection::Vitals, doc_of(&new)).expecting(expect));
+        }
+        Ok(writes)
+    }
+}

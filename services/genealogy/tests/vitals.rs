@@ -1,0 +1,296 @@
+//! Listings show birth, death and "living" from each person's stored vitals; these checks
+//! hold them to what the person's own events say (`get_person` reads every event) through
+//! every way events change: create, replace, delete, revert, merge and undo, import, tree
+//! deletion, and data stored before vitals existed.
+
+#![allow(clippy::unwrap_used, reason = "tests: a failed step should panic")]
+
+use std::sync::Arc;
+
+use dzinza_genealogy::model::{Collection, new_id};
+use dzinza_genealogy::policy::Actor;
+use dzinza_genealogy::service::{
+    Clock, EventInput, Genealogy, ImportBatch, NewMergeSuggestion, NewPerson, NewTree, PageRequest,
+    PersonFilter, PersonView,
+};
+use dzinza_genealogy::store::sqlite::SqliteStore;
+use dzinza_genealogy::store::{DocumentStore, Write};
+use serde_json::{Value, json};
+
+async fn service() -> (Genealogy, Actor, String) {
+    let store = SqliteStore::open_url("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    // 2026-01-01.
+    let clock: Clock = Arc::new(|| 1_767_225_600_000);
+    let g = Genealogy::new(Arc::new(store), clock);
+    let owner = Actor::user("owner");
+    let tree: NewTree = serde_json::from_value(json!({"name": "T"})).unwrap();
+    let tree = g.create_tree(&owner, tree).await.unwrap().tree.id;
+    (g, owner, tree)
+}
+
+async fn person(g: &Genealogy, a: &Actor, tree: &str, given: &str) -> String {
+    let p: NewPerson =
+        serde_json::from_value(json!({"names": [{"given": given, "surname": "Moyo"}]})).unwrap();
+    g.create_person(a, tree, p).await.unwrap().id
+}
+
+fn event(tree: &str, kind: &str, date: &str, who: &[(&str, &str)]) -> EventInput {
+    serde_json::from_value(json!({
+        "tree_id": tree,
+        "type": kind,
+        "date": date,
+        "place": {"name": "Harare"},
+        "participants": who
+            .iter()
+            .map(|(p, role)| json!({"person_id": p, "role": role}))
+            .collect::<Vec<_>>(),
+    }))
+    .unwrap()
+}
+
+/// What a listing shows of a person: (birth date text, death date text, living).
+fn shown(v: &PersonView) -> (Option<String>, Option<String>, bool) {
+    let text = |x: &Option<dzinza_genealogy::service::Vital>| {
+        x.as_ref().map(|x| {
+            serde_json::to_value(x).unwrap()["date"]["original"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+    };
+    (text(&v.birth), text(&v.death), v.living)
+}
+
+/// The person as the tree listing shows them, checked against `get_person`.
+async fn listed(
+    g: &Genealogy,
+    a: &Actor,
+    tree: &str,
+    id: &str,
+) -> (Option<String>, Option<String>, bool) {
+    let page = g
+        .list_persons(
+            a,
+            tree,
+            PersonFilter::default(),
+            PageRequest::new(None, Some(100)),
+        )
+        .await
+        .unwrap();
+    let item = page.items.iter().find(|p| p.id == id).unwrap();
+    let full = g.get_person(a, id).await.unwrap();
+    assert_eq!(
+        shown(item),
+        shown(&full),
+        "listing and person agree for {id}"
+    );
+    shown(item)
+}
+
+async fn vitals_doc(g: &Genealogy, id: &str) -> Option<Value> {
+    g.store()
+        .get(Collection::Vitals, id)
+        .await
+        .unwrap()
+        .map(|d| d.body)
+}
+
+#[tokio::test]
+async fn listings_follow_every_change_of_vital_events() {
+    let (g, o, t) = service().await;
+    let a = person(&g, &o, &t, "Tendai").await;
+    let b = person(&g, &o, &t, "Rudo").await;
+    assert_eq!(listed(&g, &o, &t, &a).await, (None, None, true));
+
+    let birth = g
+        .create_event(&o, event(&t, "birth", "12 MAR 1990", &[(&a, "principal")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&g, &o, &t, &a).await,
+        (Some("12 MAR 1990".into()), None, true)
+    );
+    assert!(
+        vitals_doc(&g, &a).await.is_some(),
+        "listings read the stored vitals"
+    );
+    // A witness's vitals are not theirs.
+    g.create_event(
+        &o,
+        event(
+            &t,
+            "death",
+            "1 JAN 2020",
+            &[(&b, "principal"), (&a, "witness")],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        listed(&g, &o, &t, &a).await,
+        (Some("12 MAR 1990".into()), None, true)
+    );
+    assert_eq!(
+        listed(&g, &o, &t, &b).await,
+        (None, Some("1 JAN 2020".into()), false)
+    );
+    // A non-vital event changes nothing (and needs no vitals rewrite).
+    let before = vitals_doc(&g, &a).await;
+    g.create_event(&o, event(&t, "residence", "1995", &[(&a, "principal")]))
+        .await
+        .unwrap();
+    assert_eq!(vitals_doc(&g, &a).await, before);
+
+    g.replace_event(
+        &o,
+        &birth.id,
+        event(&t, "birth", "ABT 1890", &[(&a, "principal")]),
+    )
+    .await
+    .unwrap();
+    // Born more than 110 years ago with no death: presumed dead.
+    assert_eq!(
+        listed(&g, &o, &t, &a).await,
+        (Some("ABT 1890".into()), None, false)
+    );
+    // Moved to someone else.
+    g.replace_event(
+        &o,
+        &birth.id,
+        event(&t, "birth", "ABT 1890", &[(&b, "principal")]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed(&g, &o, &t, &a).await, (None, None, true));
+    assert_eq!(
+        listed(&g, &o, &t, &b).await,
+        (Some("ABT 1890".into()), Some("1 JAN 2020".into()), false)
+    );
+    g.delete_event(&o, &birth.id).await.unwrap();
+    assert_eq!(
+        listed(&g, &o, &t, &b).await,
+        (None, Some("1 JAN 2020".into()), false)
+    );
+}
+
+#[tokio::test]
+async fn revert_merge_and_undo_keep_vitals_in_step() {
+    let (g, o, t) = service().await;
+    let a = person(&g, &o, &t, "Farai").await;
+    let b = person(&g, &o, &t, "Farai").await;
+    g.create_event(&o, event(&t, "birth", "1950", &[(&a, "principal")]))
+        .await
+        .unwrap();
+    g.create_event(&o, event(&t, "burial", "3 JUN 2001", &[(&b, "principal")]))
+        .await
+        .unwrap();
+    // Revert the burial's creation: b has no events again.
+    let history = g
+        .person_history(&o, &b, PageRequest::new(None, None))
+        .await
+        .unwrap();
+    let burial_entry = history
+        .items
+        .iter()
+        .find(|e| e.action == "event_created")
+        .unwrap();
+    g.revert(&o, &burial_entry.id).await.unwrap();
+    assert_eq!(listed(&g, &o, &t, &b).await, (None, None, true));
+    // Revert the revert: back again.
+    let history = g
+        .person_history(&o, &b, PageRequest::new(None, None))
+        .await
+        .unwrap();
+    let revert_entry = history
+        .items
+        .iter()
+        .find(|e| e.action == "reverted")
+        .unwrap();
+    g.revert(&o, &revert_entry.id).await.unwrap();
+    assert_eq!(
+        listed(&g, &o, &t, &b).await,
+        (None, Some("3 JUN 2001".into()), false)
+    );
+
+    // Merge b into a: a has both, b's vitals go with b.
+    let s: NewMergeSuggestion = serde_json::from_value(json!({
+        "tree_id": t, "person_a": a, "person_b": b,
+    }))
+    .unwrap();
+    let s = g.create_merge_suggestion(&o, s).await.unwrap();
+    g.accept_merge(&o, &s.id, Some(a.clone())).await.unwrap();
+    assert_eq!(
+        listed(&g, &o, &t, &a).await,
+        (Some("1950".into()), Some("3 JUN 2001".into()), false)
+    );
+    assert_eq!(vitals_doc(&g, &b).await, None);
+    g.undo_merge(&o, &s.id).await.unwrap();
+    assert_eq!(
+        listed(&g, &o, &t, &a).await,
+        (Some("1950".into()), None, true)
+    );
+    assert_eq!(
+        listed(&g, &o, &t, &b).await,
+        (None, Some("3 JUN 2001".into()), false)
+    );
+}
+
+#[tokio::test]
+async fn imports_write_vitals_and_data_without_them_reads_the_events() {
+    let (g, o, t) = service().await;
+    let (a, b) = (new_id(), new_id());
+    let batch: ImportBatch = serde_json::from_value(json!({
+        "persons": [
+            {"id": a, "names": [{"given": "Chipo"}]},
+            {"id": b, "names": [{"given": "Nyasha"}]},
+        ],
+        "events": [
+            {"id": new_id(), "type": "baptism", "date": "2 FEB 1801", "participants": [{"person_id": a}]},
+            {"id": new_id(), "type": "cremation", "date": "1870", "participants": [{"person_id": a}]},
+            {"id": new_id(), "type": "occupation", "participants": [{"person_id": b}]},
+        ],
+    }))
+    .unwrap();
+    g.import_batch(&o, &t, batch).await.unwrap();
+    assert!(vitals_doc(&g, &a).await.is_some());
+    assert_eq!(
+        listed(&g, &o, &t, &a).await,
+        (Some("2 FEB 1801".into()), None, false)
+    );
+    assert_eq!(listed(&g, &o, &t, &b).await, (None, None, true));
+
+    // As if stored before vitals existed: the listing reads the events instead.
+    g.store()
+        .commit(vec![Write::delete(Collection::Vitals, &a)])
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&g, &o, &t, &a).await,
+        (Some("2 FEB 1801".into()), None, false)
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_tree_drops_the_vitals_its_events_made() {
+    let (g, o, t) = service().await;
+    let other: NewTree = serde_json::from_value(json!({"name": "Other"})).unwrap();
+    let other = g.create_tree(&o, other).await.unwrap().tree.id;
+    let a = person(&g, &o, &t, "Kuda").await;
+    g.link_person(&o, &a, &other).await.unwrap();
+    g.create_event(&o, event(&t, "death", "1900", &[(&a, "principal")]))
+        .await
+        .unwrap();
+    g.create_event(&o, event(&other, "birth", "1850", &[(&a, "principal")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&g, &o, &other, &a).await,
+        (Some("1850".into()), Some("1900".into()), false)
+    );
+    g.delete_tree(&o, &t).await.unwrap();
+    assert_eq!(
+        listed(&g, &o, &other, &a).await,
+        (Some("1850".into()), None, false)
+    );
+}
