@@ -7,11 +7,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::persons::{PersonView, Seen};
-use super::{Genealogy, Result, Stored as _, codec, invalid};
+use super::{Genealogy, Result, Stored as _, invalid};
 use crate::kinship::{self, FamilyGraph, StepKind};
 use crate::model::{Collection, Person, Relationship, RelationshipKind};
 use crate::policy::{Actor, Visibility};
-use crate::store::{Link, Query};
+use crate::store::Query;
 
 /// Largest `generations` of a pedigree request.
 pub const MAX_PEDIGREE: u32 = 25;
@@ -216,30 +216,25 @@ impl Genealogy {
         // The walk ignores visibility, so it may reach more people than are shown; the replay
         // below applies the same rules in the same order as a generation-by-generation walk
         // that stops at people the caller may not see.
-        // Ancestors step from a child to the parents, descendants the other way.
-        let (from, to) = if up {
-            ("child", "parent")
-        } else {
-            ("parent", "child")
-        };
-        let link = Link {
-            collection: Collection::Relationships,
-            from: from.into(),
-            to: to.into(),
-        };
+        let key = if up { "child" } else { "parent" };
         let mut links: HashMap<String, Vec<Relationship>> = HashMap::new();
-        let mut reached: HashSet<String> = HashSet::new();
-        for r in self
-            .store
-            .follow(&link, &[id.to_owned()], generations)
-            .await?
-        {
-            let r: Relationship = codec::parse_text(&r.doc)?;
-            if let RelationshipKind::ParentChild { parent, child, .. } = &r.kind {
-                let (to, via) = if up { (parent, child) } else { (child, parent) };
-                reached.insert(to.clone());
-                links.entry(via.clone()).or_default().push(r);
+        let mut reached: HashSet<String> = HashSet::from([id.to_owned()]);
+        let mut frontier = vec![id.to_owned()];
+        for _ in 1..=generations {
+            let mut next = Vec::new();
+            for r in self.rels(key, &frontier).await? {
+                if let RelationshipKind::ParentChild { parent, child, .. } = &r.kind {
+                    let (to, via) = if up { (parent, child) } else { (child, parent) };
+                    if reached.insert(to.clone()) {
+                        next.push(to.clone());
+                    }
+                    links.entry(via.clone()).or_default().push(r);
+                }
             }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
         }
         reached.remove(id);
         let seen = self

@@ -227,18 +227,6 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// Applies every write or none; a failed precondition is [`StoreError::Conflict`].
     async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError>;
 
-    /// Follows links through the documents of `link.collection`: step 1 is every document
-    /// with `link.from` equal to one of `starts`; step n + 1 every document with `link.from`
-    /// equal to a `link.to` value of a document of step n; up to `depth` steps. Each document
-    /// reached comes once, with the first step that reached it (order unspecified). A
-    /// pedigree is this walk over relationships (`child` → `parent` for ancestors).
-    async fn follow(
-        &self,
-        link: &Link,
-        starts: &[String],
-        depth: u32,
-    ) -> Result<Vec<Reached>, StoreError>;
-
     /// [`DocumentStore::get_many`] with the bodies as JSON text, for callers that decode them
     /// into their own types: an adapter that stores text (SQLite) hands it over without
     /// building a [`Value`] first. The default serialises what `get_many` returns.
@@ -264,26 +252,6 @@ pub trait DocumentStore: Send + Sync + 'static {
             total: page.total,
         })
     }
-}
-
-/// How [`DocumentStore::follow`] steps from one document to the next.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Link {
-    /// Collection walked.
-    pub collection: Collection,
-    /// The key a step matches on.
-    pub from: String,
-    /// The key whose values the next step starts from.
-    pub to: String,
-}
-
-/// A document [`DocumentStore::follow`] reached.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reached {
-    /// The first step that reached it (1: from the starts).
-    pub step: u32,
-    /// The document.
-    pub doc: TextDocument,
 }
 
 /// A stored document with its body as JSON text.

@@ -20,10 +20,7 @@ use mongodb::options::{ClientOptions, IndexOptions, ReadConcern, WriteConcern};
 use mongodb::{Client, ClientSession, Database, IndexModel};
 use serde_json::{Map, Number, Value};
 
-use super::{
-    Document, DocumentStore, Expect, Link, Order, Page, Query, Reached, Select, StoreError,
-    TextDocument, Write,
-};
+use super::{Document, DocumentStore, Expect, Order, Page, Query, Select, StoreError, Write};
 use crate::model::Collection;
 
 /// Separates a key from its value in the `keys` array; key names never contain it.
@@ -631,61 +628,6 @@ impl DocumentStore for MongoStore {
             }
         }
         Ok(out)
-    }
-
-    async fn follow(
-        &self,
-        link: &Link,
-        starts: &[String],
-        depth: u32,
-    ) -> Result<Vec<Reached>, StoreError> {
-        // A query per step (the keys array holds the `to` values, so no body is parsed to
-        // find the next step); each value is stepped from once.
-        let to_prefix = key_entry(&link.to, "")?;
-        let mut reached: Vec<Reached> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut expanded: HashSet<String> = starts.iter().cloned().collect();
-        let mut frontier: Vec<String> = starts.to_vec();
-        for step in 1..=depth {
-            if frontier.is_empty() {
-                break;
-            }
-            let mut next = Vec::new();
-            for chunk in frontier.chunks(IN_CHUNK) {
-                let pairs: Vec<(String, String)> = chunk
-                    .iter()
-                    .map(|v| (link.from.clone(), v.clone()))
-                    .collect();
-                let found: Vec<BsonDocument> = self
-                    .coll(link.collection)
-                    .find(any_of(&pairs)?)
-                    .await?
-                    .try_collect()
-                    .await?;
-                for d in &found {
-                    let doc = decode(d)?;
-                    if !seen.insert(doc.id.clone()) {
-                        continue;
-                    }
-                    if let Ok(keys) = d.get_array("keys") {
-                        for k in keys {
-                            if let Bson::String(entry) = k
-                                && let Some(value) = entry.strip_prefix(&to_prefix)
-                                && expanded.insert(value.to_owned())
-                            {
-                                next.push(value.to_owned());
-                            }
-                        }
-                    }
-                    reached.push(Reached {
-                        step,
-                        doc: TextDocument::from(doc),
-                    });
-                }
-            }
-            frontier = next;
-        }
-        Ok(reached)
     }
 
     async fn find(&self, q: &Query) -> Result<Page, StoreError> {

@@ -13,8 +13,8 @@ use sqlx::sqlite::{
 use sqlx::{Arguments as _, Row as _, Sqlite};
 
 use super::{
-    Document, DocumentStore, Expect, Link, Order, Page, Query, Reached, Select, StoreError,
-    TextDocument, TextPage, Write,
+    Document, DocumentStore, Expect, Order, Page, Query, Select, StoreError, TextDocument,
+    TextPage, Write,
 };
 use crate::model::Collection;
 
@@ -346,49 +346,6 @@ impl DocumentStore for SqliteStore {
             items: rows.iter().map(decode_text).collect::<Result<_, _>>()?,
             total,
         })
-    }
-
-    async fn follow(
-        &self,
-        link: &Link,
-        starts: &[String],
-        depth: u32,
-    ) -> Result<Vec<Reached>, StoreError> {
-        if starts.is_empty() || depth == 0 {
-            return Ok(Vec::new());
-        }
-        // One recursive query over the key rows, then each document read once: a walk of ten
-        // generations was ten queries, each grouping, sorting and reading its documents.
-        // `UNION` (not `ALL`) keeps each (document, step) once, so cycles end at `depth`.
-        let rows = sqlx::query(
-            "WITH RECURSIVE walk(id, step) AS ( \
-               SELECT k.id, 1 FROM document_keys k \
-               WHERE k.collection = ?1 AND k.key = ?2 AND k.value IN (SELECT value FROM json_each(?4)) \
-               UNION \
-               SELECT k.id, w.step + 1 FROM walk w \
-               JOIN document_keys t ON t.collection = ?1 AND t.id = w.id AND t.key = ?3 \
-               JOIN document_keys k ON k.collection = ?1 AND k.key = ?2 AND k.value = t.value \
-               WHERE w.step < ?5) \
-             SELECT d.id AS id, d.body AS body, r.step AS step \
-             FROM (SELECT id, MIN(step) AS step FROM walk GROUP BY id) r \
-             JOIN documents d ON d.collection = ?1 AND d.id = r.id",
-        )
-        .bind(link.collection.as_str())
-        .bind(&link.from)
-        .bind(&link.to)
-        .bind(serde_json::to_string(starts).unwrap_or_else(|_| "[]".into()))
-        .bind(i64::from(depth))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let step: i64 = row.try_get("step")?;
-                Ok(Reached {
-                    step: u32::try_from(step).unwrap_or(u32::MAX),
-                    doc: decode_text(row)?,
-                })
-            })
-            .collect()
     }
 
     async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {

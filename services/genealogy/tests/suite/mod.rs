@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use dzinza_genealogy::model::Collection;
 use dzinza_genealogy::store::{
-    Document, DocumentStore, Expect, Link, Order, Query, Select, StoreError, Write,
+    Document, DocumentStore, Expect, Order, Query, Select, StoreError, Write,
 };
 use serde_json::{Value, json};
 
@@ -45,7 +45,6 @@ pub async fn run(store: Arc<dyn DocumentStore>) {
     round_trip(s).await;
     listing_in_sort_order_with_totals(s).await;
     totals_follow_rewrites_and_deletes(s).await;
-    follow_walks_links_with_first_steps(s).await;
     orders(s).await;
     prefix_search(s).await;
     narrowing_and_fields(s).await;
@@ -262,86 +261,6 @@ async fn totals_follow_rewrites_and_deletes(s: &dyn DocumentStore) {
     .unwrap();
     assert_eq!(total("tree", "tc-a").await, 0);
     assert_eq!(total("tree", "tc-never").await, 0);
-}
-
-/// `follow`: steps through `from` → `to` keys, each document once at its first step, cycles
-/// ending, other collections and unlinked documents left out.
-async fn follow_walks_links_with_first_steps(s: &dyn DocumentStore) {
-    let link = Link {
-        collection: Collection::Relationships,
-        from: "child".into(),
-        to: "parent".into(),
-    };
-    for (id, child, parent) in [
-        ("fw1", "fw-a", "fw-b"),
-        ("fw2", "fw-a", "fw-c"),
-        ("fw3", "fw-b", "fw-d"),
-        ("fw4", "fw-d", "fw-a"),
-        ("fw5", "fw-x", "fw-y"),
-    ] {
-        put(
-            s,
-            Collection::Relationships,
-            doc(
-                id,
-                json!({"id": id, "p": parent}),
-                &[("child", child), ("parent", parent), ("tree", "fw")],
-                id,
-                0,
-            ),
-        )
-        .await;
-    }
-    put(
-        s,
-        Collection::Events,
-        doc(
-            "fw6",
-            json!({}),
-            &[("child", "fw-a"), ("parent", "fw-z")],
-            "e",
-            0,
-        ),
-    )
-    .await;
-    let walk = |starts: &'static [&'static str], depth: u32| {
-        let link = link.clone();
-        async move {
-            let starts: Vec<String> = starts.iter().map(|v| (*v).to_owned()).collect();
-            let mut got: Vec<(String, u32)> = s
-                .follow(&link, &starts, depth)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|r| {
-                    let body: Value = serde_json::from_str(&r.doc.body).unwrap();
-                    assert_eq!(body["id"], json!(r.doc.id), "the body comes with its id");
-                    (r.doc.id, r.step)
-                })
-                .collect();
-            got.sort();
-            got
-        }
-    };
-    let at = |pairs: &[(&str, u32)]| -> Vec<(String, u32)> {
-        pairs.iter().map(|(id, n)| ((*id).to_owned(), *n)).collect()
-    };
-    assert_eq!(walk(&["fw-a"], 1).await, at(&[("fw1", 1), ("fw2", 1)]));
-    assert_eq!(
-        walk(&["fw-a"], 2).await,
-        at(&[("fw1", 1), ("fw2", 1), ("fw3", 2)])
-    );
-    let whole = at(&[("fw1", 1), ("fw2", 1), ("fw3", 2), ("fw4", 3)]);
-    assert_eq!(walk(&["fw-a"], 3).await, whole);
-    // The cycle back to fw-a adds nothing and ends.
-    assert_eq!(walk(&["fw-a"], 25).await, whole);
-    assert_eq!(
-        walk(&["fw-b", "fw-x"], 1).await,
-        at(&[("fw3", 1), ("fw5", 1)])
-    );
-    assert_eq!(walk(&["fw-y"], 5).await, at(&[]));
-    assert_eq!(walk(&[], 5).await, at(&[]));
-    assert_eq!(walk(&["fw-a"], 0).await, at(&[]));
 }
 
 async fn orders(s: &dyn DocumentStore) {
