@@ -179,7 +179,13 @@ async fn totals_follow_rewrites_and_deletes(s: &dyn DocumentStore) {
         put(
             s,
             Collection::Persons,
-            doc(&id, json!({"n": i}), &[("tree", "tc-a"), ("tag", "tc-t")], &id, 0),
+            doc(
+                &id,
+                json!({"n": i}),
+                &[("tree", "tc-a"), ("tag", "tc-t")],
+                &id,
+                0,
+            ),
         )
         .await;
     }
@@ -189,7 +195,13 @@ async fn totals_follow_rewrites_and_deletes(s: &dyn DocumentStore) {
     put(
         s,
         Collection::Persons,
-        doc("tc0", json!({"n": 10}), &[("tree", "tc-a"), ("tag", "tc-t")], "tc0", 1),
+        doc(
+            "tc0",
+            json!({"n": 10}),
+            &[("tree", "tc-a"), ("tag", "tc-t")],
+            "tc0",
+            1,
+        ),
     )
     .await;
     assert_eq!(total("tree", "tc-a").await, 5);
