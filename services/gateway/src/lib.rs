@@ -18,7 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{any, get};
 use dzinza_kit::health::Health;
-use dzinza_kit::http_client::{self, HttpClient};
+use dzinza_kit::http_client::{self, HttpClient, LocalPool};
 use dzinza_kit::identity::TokenValidator;
 use dzinza_kit::metrics::Metrics;
 use dzinza_kit::server::StandardOptions;
@@ -78,6 +78,48 @@ impl Upstream {
     }
 }
 
+/// How the gateway reaches its upstreams.
+#[derive(Clone, Debug)]
+enum UpstreamClient {
+    /// hyper-util's pooled client, shared by every task of a multi-threaded runtime.
+    /// (Boxed: it is large and only the shared-runtime mode uses it.)
+    Shared(Box<HttpClient>),
+    /// Connections owned by one server thread and driven on its runtime.
+    PerThread(LocalPool),
+}
+
+/// A failed upstream call: whether no connection was made, and the error itself.
+#[derive(Debug)]
+struct CallError {
+    connect: bool,
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl UpstreamClient {
+    /// Sends `req` (absolute URI) and answers the response head; the body streams.
+    async fn request(
+        &self,
+        req: http::Request<axum::body::Body>,
+    ) -> Result<http::Response<axum::body::Body>, CallError> {
+        match self {
+            Self::Shared(client) => match client.request(req).await {
+                Ok(resp) => Ok(resp.map(axum::body::Body::new)),
+                Err(e) => Err(CallError {
+                    connect: e.is_connect(),
+                    error: Box::new(e),
+                }),
+            },
+            Self::PerThread(pool) => match pool.request(req).await {
+                Ok(resp) => Ok(resp.map(axum::body::Body::new)),
+                Err(e) => Err(CallError {
+                    connect: e.is_connect(),
+                    error: Box::new(e),
+                }),
+            },
+        }
+    }
+}
+
 /// Where one resource prefix goes, resolved at start.
 #[derive(Debug)]
 struct ApiRoute {
@@ -93,7 +135,7 @@ pub struct Gateway {
     rules: Arc<RuleTable>,
     routes: Arc<BTreeMap<String, ApiRoute>>,
     upstreams: Arc<BTreeMap<String, Arc<Upstream>>>,
-    client: HttpClient,
+    client: UpstreamClient,
     validator: Option<Arc<TokenValidator>>,
     limits: Arc<RateLimits>,
     docs: Arc<web::Docs>,
@@ -142,7 +184,7 @@ impl Gateway {
             rules: Arc::new(RuleTable::new(config.rules.clone())),
             routes: Arc::new(routes),
             limits: Arc::new(RateLimits::new(&config.rate_limits)),
-            client: http_client::build(r.connect_timeout),
+            client: UpstreamClient::Shared(Box::new(http_client::build(r.connect_timeout))),
             docs: Arc::new(web::Docs::new(openapi)),
             upstreams: Arc::new(upstreams),
             validator,
@@ -152,14 +194,18 @@ impl Gateway {
 
     /// The same gateway (rules, limits, circuit breakers, metrics, token cache) with an upstream
     /// connection pool of its own, for one server thread: its connections then live on that
-    /// thread's runtime and a request never waits on another thread's connection task.
+    /// thread's runtime and a request never waits on another thread's connection task. The pool
+    /// is the kit's [`LocalPool`] (no shared checkout, no task per request to re-pool the
+    /// connection), which only pays off when one thread owns it.
     pub fn with_own_pool(&self) -> Arc<Self> {
         Arc::new(Self {
             config: self.config.clone(),
             rules: self.rules.clone(),
             routes: self.routes.clone(),
             upstreams: self.upstreams.clone(),
-            client: http_client::build(self.config.resilience.connect_timeout),
+            client: UpstreamClient::PerThread(LocalPool::new(
+                self.config.resilience.connect_timeout,
+            )),
             validator: self.validator.clone(),
             limits: self.limits.clone(),
             docs: self.docs.clone(),
@@ -208,7 +254,7 @@ impl Gateway {
     }
 }
 
-async fn probe(client: &HttpClient, upstream: &Upstream) -> Result<String, String> {
+async fn probe(client: &UpstreamClient, upstream: &Upstream) -> Result<String, String> {
     let breaker = upstream.breaker.state_name();
     let uri = upstream
         .uri_for(&["/healthz"], None)
@@ -222,7 +268,7 @@ async fn probe(client: &HttpClient, upstream: &Upstream) -> Result<String, Strin
             "healthz answered {}; circuit {breaker}",
             resp.status()
         )),
-        Ok(Err(e)) => Err(format!("unreachable ({e}); circuit {breaker}")),
+        Ok(Err(e)) => Err(format!("unreachable ({}); circuit {breaker}", e.error)),
         Err(_) => Err(format!("no answer within 1 s; circuit {breaker}")),
     }
 }

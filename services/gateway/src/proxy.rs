@@ -14,7 +14,6 @@ use dzinza_kit::metrics::RouteLabel;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, StatusCode, Uri};
-use hyper::body::Incoming;
 use rand::Rng;
 
 use crate::breaker::Admission;
@@ -315,10 +314,9 @@ fn prepare_headers(
     dzinza_kit::telemetry::inject_context(headers);
 }
 
-fn finish_response(response: http::Response<Incoming>) -> Response {
-    let (mut parts, body) = response.into_parts();
-    remove_hop_by_hop(&mut parts.headers);
-    Response::from_parts(parts, Body::new(body))
+fn finish_response(mut response: Response) -> Response {
+    remove_hop_by_hop(response.headers_mut());
+    response
 }
 
 /// Why forwarding failed.
@@ -410,7 +408,7 @@ async fn forward(
     body: Body,
     timeout: Duration,
     retryable: bool,
-) -> Result<http::Response<Incoming>, ForwardError> {
+) -> Result<Response, ForwardError> {
     let max_attempts = if retryable {
         gw.config.resilience.retries + 1
     } else {
@@ -469,7 +467,7 @@ async fn attempt_once(
     upstream: &Upstream,
     req: http::Request<Body>,
     timeout: Duration,
-) -> Result<http::Response<Incoming>, ForwardError> {
+) -> Result<Response, ForwardError> {
     if let Admission::Refused(wait) = upstream.breaker.admit() {
         return Err(ForwardError::CircuitOpen(wait));
     }
@@ -486,11 +484,11 @@ async fn attempt_once(
             }
             Ok(resp)
         }
-        Ok(Err(e)) if is_body_limit_error(&e) => Err(ForwardError::BodyTooLarge),
+        Ok(Err(e)) if is_body_limit_error(&*e.error) => Err(ForwardError::BodyTooLarge),
         Ok(Err(e)) => {
             upstream.breaker.record_failure();
-            let text = error_chain(&e);
-            if e.is_connect() {
+            let text = error_chain(&*e.error);
+            if e.connect {
                 Err(ForwardError::Connect(text))
             } else {
                 Err(ForwardError::Upstream(text))

@@ -613,3 +613,31 @@ async fn an_empty_web_app_directory_falls_back_to_the_landing_page() {
         Some("application/problem+json")
     );
 }
+
+#[tokio::test]
+async fn server_threads_reuse_upstream_connections() {
+    let (upstream, accepted) = spawn_scripted_upstream(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+        true,
+    )
+    .await;
+    let gw = start_threaded(config_for(upstream), 2).await;
+    let token = gw.issuer.token("reuse-user", &[]);
+    // One client connection, so one server thread and its pool serve every request.
+    for i in 0..5 {
+        let r = gw.client.get(&gw.url("/api/v1/trees"), Some(&token)).await;
+        assert_eq!(r.status, 200, "request {i}");
+        assert_eq!(&r.body[..], b"{}");
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn server_threads_answer_an_upstream_dropping_mid_response_with_a_problem() {
+    let (upstream, _) = spawn_scripted_upstream(b"HTTP/1.1 200 OK\r\ncontent-le", false).await;
+    let gw = start_threaded(config_for(upstream), 2).await;
+    let token = gw.issuer.token("drop-user", &[]);
+    let r = gw.client.get(&gw.url("/api/v1/trees"), Some(&token)).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.json()["code"], "upstream_error");
+}

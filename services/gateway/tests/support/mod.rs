@@ -247,3 +247,39 @@ pub mod reqwest_like {
         }
     }
 }
+
+/// A raw upstream that reads one request head per turn and writes `reply`, keeping the
+/// connection open only if `keep_alive`; counts accepted connections.
+pub async fn spawn_scripted_upstream(
+    reply: &'static [u8],
+    keep_alive: bool,
+) -> (SocketAddr, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    // The tests send no request bodies: a head ends the request.
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.clear();
+                    if socket.write_all(reply).await.is_err() || !keep_alive {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
