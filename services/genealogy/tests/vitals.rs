@@ -1,20 +1,21 @@
 //! Listings show birth, death and "living" from each person's stored vitals; these checks
 //! hold them to what the person's own events say (`get_person` reads every event) through
 //! every way events change: create, replace, delete, revert, merge and undo, import, tree
-//! deletion, and data stored before vitals existed.
+//! deletion, and data stored before vitals existed. Pedigrees walk the parent links the vitals
+//! keep; those checks hold the links to the relationships through every way they change.
 
 #![allow(clippy::unwrap_used, reason = "tests: a failed step should panic")]
 
 use std::sync::Arc;
 
-use dzinza_genealogy::model::{Collection, new_id};
+use dzinza_genealogy::model::{Collection, Vitals, new_id};
 use dzinza_genealogy::policy::Actor;
 use dzinza_genealogy::service::{
-    Clock, EventInput, Genealogy, ImportBatch, NewMergeSuggestion, NewPerson, NewTree, PageRequest,
-    PersonFilter, PersonView,
+    Clock, EventInput, Genealogy, ImportBatch, NewMergeSuggestion, NewPerson, NewRelationship,
+    NewTree, PageRequest, PersonFilter, PersonView, RelationshipPatch, doc_of,
 };
 use dzinza_genealogy::store::sqlite::SqliteStore;
-use dzinza_genealogy::store::{DocumentStore, Write};
+use dzinza_genealogy::store::{Document, DocumentStore, Query, Write};
 use serde_json::{Value, json};
 
 async fn service() -> (Genealogy, Actor, String) {
@@ -293,4 +294,188 @@ async fn deleting_a_tree_drops_the_vitals_its_events_made() {
         listed(&g, &o, &other, &a).await,
         (Some("1850".into()), None, false)
     );
+}
+
+async fn parent(g: &Genealogy, a: &Actor, tree: &str, parent: &str, child: &str) -> String {
+    let r: NewRelationship = serde_json::from_value(json!({
+        "tree_id": tree, "type": "parent_child", "parent": parent, "child": child,
+    }))
+    .unwrap();
+    g.create_relationship(a, r).await.unwrap().id
+}
+
+/// Ancestors of `id` as (person, generation, via, kind), checked against the relationships: the
+/// parent links of everyone's stored vitals are exactly their parent–child relationships.
+async fn ancestors(g: &Genealogy, a: &Actor, id: &str) -> Vec<(String, u32, String, String)> {
+    let p = g.pedigree(a, id, 5, true).await.unwrap();
+    for who in std::iter::once(id.to_owned()).chain(p.nodes.iter().map(|n| n.person.id.clone())) {
+        let Some(body) = vitals_doc(g, &who).await else {
+            continue;
+        };
+        let v: Vitals = serde_json::from_value(body).unwrap();
+        let Some(links) = v.parents else { continue };
+        let mut kept: Vec<(String, String, String)> = links
+            .iter()
+            .map(|l| {
+                let kind = serde_json::to_value(l.kind).unwrap();
+                (
+                    l.relationship_id.clone(),
+                    l.parent.clone(),
+                    kind.as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let rels = g
+            .store()
+            .find(&Query::by_key(Collection::Relationships, "child", &who))
+            .await
+            .unwrap();
+        let mut actual: Vec<(String, String, String)> = rels
+            .items
+            .iter()
+            .map(|d: &Document| {
+                (
+                    d.id.clone(),
+                    d.body["parent"].as_str().unwrap().to_owned(),
+                    d.body["kind"].as_str().unwrap_or("biological").to_owned(),
+                )
+            })
+            .collect();
+        kept.sort();
+        actual.sort();
+        assert_eq!(
+            kept, actual,
+            "parent links of {who} match the relationships"
+        );
+    }
+    let mut nodes: Vec<(String, u32, String, String)> = p
+        .nodes
+        .into_iter()
+        .map(|n| (n.person.id, n.generation, n.via, n.kind))
+        .collect();
+    nodes.sort();
+    nodes
+}
+
+fn node(p: &str, generation: u32, via: &str, kind: &str) -> (String, u32, String, String) {
+    (p.into(), generation, via.into(), kind.into())
+}
+
+fn sorted(mut v: Vec<(String, u32, String, String)>) -> Vec<(String, u32, String, String)> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn pedigrees_follow_every_change_of_parent_links() {
+    let (g, o, t) = service().await;
+    let c = person(&g, &o, &t, "Child").await;
+    let f = person(&g, &o, &t, "Father").await;
+    let m = person(&g, &o, &t, "Mother").await;
+    let gf = person(&g, &o, &t, "Grandfather").await;
+    parent(&g, &o, &t, &f, &c).await;
+    let mother = parent(&g, &o, &t, &m, &c).await;
+    let grandfather = parent(&g, &o, &t, &gf, &f).await;
+    let full = sorted(vec![
+        node(&f, 1, &c, "biological"),
+        node(&m, 1, &c, "biological"),
+        node(&gf, 2, &f, "biological"),
+    ]);
+    assert_eq!(ancestors(&g, &o, &c).await, full);
+    let kept: Vitals = serde_json::from_value(vitals_doc(&g, &c).await.unwrap()).unwrap();
+    assert_eq!(kept.parents.map(|p| p.len()), Some(2), "links are kept");
+
+    let patch: RelationshipPatch =
+        serde_json::from_value(json!({"parent_kind": "adopted"})).unwrap();
+    g.update_relationship(&o, &mother, patch).await.unwrap();
+    assert!(
+        ancestors(&g, &o, &c)
+            .await
+            .contains(&node(&m, 1, &c, "adopted"))
+    );
+
+    g.delete_relationship(&o, &grandfather).await.unwrap();
+    assert_eq!(ancestors(&g, &o, &c).await.len(), 2);
+    let history = g
+        .person_history(&o, &f, PageRequest::new(None, None))
+        .await
+        .unwrap();
+    let deletion = history
+        .items
+        .iter()
+        .find(|e| e.action == "relationship_deleted")
+        .unwrap();
+    g.revert(&o, &deletion.id).await.unwrap();
+    assert_eq!(ancestors(&g, &o, &c).await.len(), 3);
+
+    // x (with a parent y) merged into f: f gains y; undone: f loses y again.
+    let x = person(&g, &o, &t, "Father").await;
+    let y = person(&g, &o, &t, "Other grandfather").await;
+    parent(&g, &o, &t, &y, &x).await;
+    let s: NewMergeSuggestion = serde_json::from_value(json!({
+        "tree_id": t, "person_a": f, "person_b": x,
+    }))
+    .unwrap();
+    let s = g.create_merge_suggestion(&o, s).await.unwrap();
+    g.accept_merge(&o, &s.id, Some(f.clone())).await.unwrap();
+    assert!(
+        ancestors(&g, &o, &c)
+            .await
+            .contains(&node(&y, 2, &f, "biological"))
+    );
+    g.undo_merge(&o, &s.id).await.unwrap();
+    assert_eq!(ancestors(&g, &o, &c).await.len(), 3);
+    assert_eq!(
+        ancestors(&g, &o, &x).await,
+        vec![node(&y, 1, &x, "biological")]
+    );
+
+    // Deleting the father ends the line there.
+    g.delete_person(&o, &f).await.unwrap();
+    assert_eq!(
+        ancestors(&g, &o, &c).await,
+        vec![node(&m, 1, &c, "adopted")]
+    );
+}
+
+#[tokio::test]
+async fn imports_keep_parent_links_and_data_without_them_reads_the_relationships() {
+    let (g, o, t) = service().await;
+    let (a, b, d) = (new_id(), new_id(), new_id());
+    let batch: ImportBatch = serde_json::from_value(json!({
+        "persons": [
+            {"id": a, "names": [{"given": "Chipo"}]},
+            {"id": b, "names": [{"given": "Nyasha"}]},
+            {"id": d, "names": [{"given": "Tatenda"}]},
+        ],
+        "relationships": [
+            {"tree_id": t, "type": "parent_child", "parent": b, "child": a},
+            {"tree_id": t, "type": "parent_child", "parent": d, "child": b, "kind": "foster"},
+        ],
+    }))
+    .unwrap();
+    g.import_batch(&o, &t, batch).await.unwrap();
+    let expected = sorted(vec![
+        node(&b, 1, &a, "biological"),
+        node(&d, 2, &b, "foster"),
+    ]);
+    assert_eq!(ancestors(&g, &o, &a).await, expected);
+    assert!(vitals_doc(&g, &a).await.is_some());
+
+    // As if stored before links were kept (vitals without them, or none): the walk reads the
+    // relationships instead.
+    let old = Vitals {
+        id: a.clone(),
+        events: Vec::new(),
+        version: 7,
+        parents: None,
+    };
+    g.store()
+        .commit(vec![
+            Write::put(Collection::Vitals, doc_of(&old)),
+            Write::delete(Collection::Vitals, &b),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(ancestors(&g, &o, &a).await, expected);
 }

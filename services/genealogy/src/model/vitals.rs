@@ -1,9 +1,9 @@
-//! What listings need of a person's events, kept beside the person.
+//! What listings and pedigrees need of a person's events and parents, kept beside the person.
 
 use dzinza_gedcom::date::GenDate;
 use serde::{Deserialize, Serialize};
 
-use super::{Event, EventType, Place};
+use super::{Event, EventType, ParentKind, Place, Relationship, RelationshipKind};
 
 /// A person's vital events (birth, baptism, death, burial, cremation as principal): what a
 /// listing shows (birth and death) and what deciding whether they are living needs.
@@ -21,6 +21,53 @@ pub struct Vitals {
     /// Bumped on every rewrite, so that two commits deriving it from different reads of the
     /// events cannot both succeed (the precondition is on the whole body).
     pub version: u64,
+    /// The person's parent links (the parent–child relationships in which they are the
+    /// child), so that a pedigree walks from document to document instead of querying the
+    /// relationships generation by generation. `None` in documents written before the links
+    /// were kept here: readers then query the relationships.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parents: Option<Vec<ParentLink>>,
+}
+
+/// One parent of a person, as their [`Vitals`] keep it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParentLink {
+    /// The parent–child relationship's id.
+    pub relationship_id: String,
+    /// The parent.
+    pub parent: String,
+    /// How.
+    pub kind: ParentKind,
+    /// The relationship's sort string (its creation time and id), so that a pedigree lists
+    /// parents in the order a query for the relationships returns them.
+    pub sort: String,
+}
+
+impl ParentLink {
+    /// The parent links among `rels` in which `child` is the child, in sort order.
+    pub fn of<'a>(
+        rels: impl IntoIterator<Item = (&'a Relationship, String)>,
+        child: &str,
+    ) -> Vec<ParentLink> {
+        let mut links: Vec<ParentLink> = rels
+            .into_iter()
+            .filter_map(|(r, sort)| match &r.kind {
+                RelationshipKind::ParentChild {
+                    parent,
+                    child: c,
+                    kind,
+                } if c == child => Some(ParentLink {
+                    relationship_id: r.id.clone(),
+                    parent: parent.clone(),
+                    kind: *kind,
+                    sort,
+                }),
+                _ => None,
+            })
+            .collect();
+        links.sort_by(|a, b| a.sort.cmp(&b.sort));
+        links
+    }
 }
 
 /// One vital event of a person.

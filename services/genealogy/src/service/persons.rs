@@ -347,28 +347,48 @@ impl Genealogy {
         persons: Vec<Person>,
         cache: &mut HashMap<String, FamilyTree>,
     ) -> Result<Vec<Seen>> {
-        self.judge(actor, persons, cache, false).await
+        self.judge(actor, persons, cache, Some(HashMap::new()))
+            .await
     }
 
-    /// [`Genealogy::see_many`], with every event of each person when `all_events` (else only
-    /// their stored [`Vitals`], falling back to the events for persons that have none yet).
+    /// [`Genealogy::see_many`] with the [`Vitals`] of some of the persons already read.
+    pub(crate) async fn see_many_knowing(
+        &self,
+        actor: &Actor,
+        persons: Vec<Person>,
+        vitals: HashMap<String, Vitals>,
+    ) -> Result<Vec<Seen>> {
+        let known = vitals.into_iter().map(|(id, v)| (id, v.events)).collect();
+        self.judge(actor, persons, &mut HashMap::new(), Some(known))
+            .await
+    }
+
+    /// [`Genealogy::see_many`], with every event of each person when `known` is `None` (else
+    /// only their stored [`Vitals`], those in `known` and the others read, falling back to the
+    /// events for persons that have none yet).
     async fn judge(
         &self,
         actor: &Actor,
         persons: Vec<Person>,
         cache: &mut HashMap<String, FamilyTree>,
-        all_events: bool,
+        known: Option<HashMap<String, Vec<VitalEvent>>>,
     ) -> Result<Vec<Seen>> {
+        let all_events = known.is_none();
         let ids: Vec<String> = persons.iter().map(|p| p.id.clone()).collect();
-        let mut vitals: HashMap<String, Vec<VitalEvent>> = if all_events {
-            HashMap::new()
-        } else {
-            self.load_many::<Vitals>(&ids)
-                .await?
-                .into_iter()
-                .map(|v| (v.id, v.events))
-                .collect()
-        };
+        let mut vitals: HashMap<String, Vec<VitalEvent>> = known.unwrap_or_default();
+        if !all_events {
+            let unread: Vec<String> = ids
+                .iter()
+                .filter(|id| !vitals.contains_key(*id))
+                .cloned()
+                .collect();
+            vitals.extend(
+                self.load_many::<Vitals>(&unread)
+                    .await?
+                    .into_iter()
+                    .map(|v| (v.id, v.events)),
+            );
+        }
         let missing: Vec<String> = ids
             .iter()
             .filter(|id| !vitals.contains_key(*id))
@@ -431,7 +451,7 @@ impl Genealogy {
             .await?
             .ok_or(GenealogyError::NotFound("person"))?;
         let seen = self
-            .judge(actor, vec![person], &mut HashMap::new(), true)
+            .judge(actor, vec![person], &mut HashMap::new(), None)
             .await?
             .pop()
             .ok_or(GenealogyError::NotFound("person"))?;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::persons::{PersonView, Seen};
 use super::{Genealogy, Result, Stored as _, invalid};
 use crate::kinship::{self, FamilyGraph, StepKind};
-use crate::model::{Collection, Person, Relationship, RelationshipKind};
+use crate::model::{Collection, ParentKind, Person, Relationship, RelationshipKind, Vitals};
 use crate::policy::{Actor, Visibility};
 use crate::store::Query;
 
@@ -86,6 +86,15 @@ pub struct KinshipView {
     pub description: String,
     /// From this person to the other.
     pub path: Vec<PathStep>,
+}
+
+/// One parent–child link a pedigree walk follows, from `via` to `to`.
+struct Step {
+    relationship_id: String,
+    to: String,
+    via: String,
+    kind: ParentKind,
+    sort: String,
 }
 
 fn kind_name<T: Serialize>(k: &T) -> String {
@@ -216,44 +225,37 @@ impl Genealogy {
         // The walk ignores visibility, so it may reach more people than are shown; the replay
         // below applies the same rules in the same order as a generation-by-generation walk
         // that stops at people the caller may not see.
-        let key = if up { "child" } else { "parent" };
-        let mut links: HashMap<String, Vec<Relationship>> = HashMap::new();
+        // Going up, each person's parent links come with their vitals (one read by id per
+        // person, which the judging below needs anyway); going down, and for persons whose
+        // vitals do not keep links yet, from the relationships.
+        let mut links: HashMap<String, Vec<Step>> = HashMap::new();
+        let mut cards: HashMap<String, Vitals> = HashMap::new();
         let mut reached: HashSet<String> = HashSet::from([id.to_owned()]);
         let mut frontier = vec![id.to_owned()];
         for _ in 1..=generations {
-            let mut next = Vec::new();
-            for r in self.rels(key, &frontier).await? {
-                if let RelationshipKind::ParentChild { parent, child, .. } = &r.kind {
-                    let (to, via) = if up { (parent, child) } else { (child, parent) };
-                    if reached.insert(to.clone()) {
-                        next.push(to.clone());
-                    }
-                    links.entry(via.clone()).or_default().push(r);
+            let mut steps = Vec::new();
+            let mut unlinked = frontier.clone();
+            if up {
+                let read: Vec<Vitals> = self.load_many(&frontier).await?;
+                let linked: HashSet<&str> = read
+                    .iter()
+                    .filter(|v| v.parents.is_some())
+                    .map(|v| v.id.as_str())
+                    .collect();
+                unlinked.retain(|p| !linked.contains(p.as_str()));
+                for v in &read {
+                    steps.extend(v.parents.iter().flatten().map(|l| Step {
+                        relationship_id: l.relationship_id.clone(),
+                        to: l.parent.clone(),
+                        via: v.id.clone(),
+                        kind: l.kind,
+                        sort: l.sort.clone(),
+                    }));
                 }
+                cards.extend(read.into_iter().map(|v| (v.id.clone(), v)));
             }
-            if next.is_empty() {
-                break;
-            }
-            frontier = next;
-        }
-        reached.remove(id);
-        let seen = self
-            .seen_by_id(actor, reached.into_iter().collect())
-            .await?;
-        let mut nodes = Vec::new();
-        let mut visited: HashSet<String> = HashSet::from([id.to_owned()]);
-        let mut frontier = vec![id.to_owned()];
-        for generation in 1..=generations {
-            // This generation's links in the order one query for the frontier returns them.
-            let mut rels: Vec<&Relationship> = frontier
-                .iter()
-                .filter_map(|p| links.get(p))
-                .flatten()
-                .collect();
-            rels.sort_by_cached_key(|r| r.sort());
-            rels.dedup_by(|a, b| a.id == b.id);
-            let mut next_frontier = Vec::new();
-            for r in rels {
+            let key = if up { "child" } else { "parent" };
+            for r in self.rels(key, &unlinked).await? {
                 if let RelationshipKind::ParentChild {
                     parent,
                     child,
@@ -261,20 +263,66 @@ impl Genealogy {
                 } = &r.kind
                 {
                     let (to, via) = if up { (parent, child) } else { (child, parent) };
-                    if !visited.insert(to.clone()) {
-                        continue;
-                    }
-                    // People the caller may not see end the line: going through them would
-                    // reveal who they connect.
-                    if let Some(s) = seen.get(to) {
-                        nodes.push(AncestorNode {
-                            person: s.view(),
-                            generation,
-                            via: via.clone(),
-                            kind: kind_name(kind),
-                        });
-                        next_frontier.push(to.clone());
-                    }
+                    steps.push(Step {
+                        relationship_id: r.id.clone(),
+                        to: to.clone(),
+                        via: via.clone(),
+                        kind: *kind,
+                        sort: r.sort(),
+                    });
+                }
+            }
+            let mut next = Vec::new();
+            for step in steps {
+                if reached.insert(step.to.clone()) {
+                    next.push(step.to.clone());
+                }
+                links.entry(step.via.clone()).or_default().push(step);
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        reached.remove(id);
+        cards.remove(id);
+        let persons: Vec<Person> = self
+            .load_many(&reached.into_iter().collect::<Vec<_>>())
+            .await?;
+        let seen: HashMap<String, Seen> = self
+            .see_many_knowing(actor, persons, cards)
+            .await?
+            .into_iter()
+            .filter(|s| s.vis != Visibility::Hidden)
+            .map(|s| (s.person.id.clone(), s))
+            .collect();
+        let mut nodes = Vec::new();
+        let mut visited: HashSet<String> = HashSet::from([id.to_owned()]);
+        let mut frontier = vec![id.to_owned()];
+        for generation in 1..=generations {
+            // This generation's links in the order one query for the frontier returns them.
+            let mut steps: Vec<&Step> = frontier
+                .iter()
+                .filter_map(|p| links.get(p))
+                .flatten()
+                .collect();
+            steps.sort_by(|a, b| a.sort.cmp(&b.sort));
+            steps.dedup_by(|a, b| a.relationship_id == b.relationship_id);
+            let mut next_frontier = Vec::new();
+            for step in steps {
+                if !visited.insert(step.to.clone()) {
+                    continue;
+                }
+                // People the caller may not see end the line: going through them would
+                // reveal who they connect.
+                if let Some(s) = seen.get(&step.to) {
+                    nodes.push(AncestorNode {
+                        person: s.view(),
+                        generation,
+                        via: step.via.clone(),
+                        kind: kind_name(&step.kind),
+                    });
+                    next_frontier.push(step.to.clone());
                 }
             }
             frontier = next_frontier;

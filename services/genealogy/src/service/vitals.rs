@@ -1,12 +1,17 @@
-//! Keeping each person's [`Vitals`] in step with their events, in the same commit.
+//! Keeping each person's [`Vitals`] in step with their events and parent links, in the same
+//! commit.
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde::Deserialize as _;
 use serde_json::Value;
 
+use super::codec::Stored as _;
 use super::{Genealogy, Result, doc_of};
-use crate::model::{Change, Collection, Event, Person, VitalEvent, Vitals};
+use crate::model::{
+    Change, Collection, Event, ParentLink, Person, Relationship, RelationshipKind, VitalEvent,
+    Vitals,
+};
 use crate::store::{Expect, Query, Write};
 
 /// The event a stored body holds, if it is one (bodies of this service always are).
@@ -15,9 +20,24 @@ fn event_of(body: &Option<Value>) -> Option<Event> {
     body.as_ref().and_then(|v| Event::deserialize(v).ok())
 }
 
+/// The relationship a stored body holds, if it is one.
+fn relationship_of(body: &Option<Value>) -> Option<Relationship> {
+    body.as_ref()
+        .and_then(|v| Relationship::deserialize(v).ok())
+}
+
+/// The child of a parent–child relationship.
+fn child_of(r: &Relationship) -> Option<&str> {
+    match &r.kind {
+        RelationshipKind::ParentChild { child, .. } => Some(child),
+        RelationshipKind::Partnership { .. } => None,
+    }
+}
+
 impl Genealogy {
-    /// The writes that bring the [`Vitals`] of everyone whose vital events `changes` touch up to
-    /// date (and remove those of deleted persons).
+    /// The writes that bring the [`Vitals`] of everyone whose vital events or parent links
+    /// `changes` touch up to date (and remove those of deleted persons). Every rewrite derives
+    /// both parts, so a document written before parent links were kept gains them.
     ///
     /// Each rewrite expects the vitals as read *before* the events are read and bumps their
     /// version, so two commits that derive them from different states of the events cannot
@@ -26,8 +46,17 @@ impl Genealogy {
         let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut deleted: BTreeSet<String> = BTreeSet::new();
         let mut changed_events: Vec<(&str, Option<Event>)> = Vec::new();
+        let mut changed_rels: Vec<(&str, Option<Relationship>)> = Vec::new();
         for c in changes {
             match c.collection {
+                Collection::Relationships => {
+                    let before = relationship_of(&c.before);
+                    let after = relationship_of(&c.after);
+                    for r in before.iter().chain(after.iter()) {
+                        touched.extend(child_of(r).map(str::to_owned));
+                    }
+                    changed_rels.push((&c.id, after));
+                }
                 Collection::Events => {
                     let before = event_of(&c.before);
                     let after = event_of(&c.after);
@@ -55,7 +84,8 @@ impl Genealogy {
         if ids.is_empty() {
             return Ok(writes);
         }
-        // Read the vitals first (see above), then the events and whether the persons exist.
+        // Read the vitals first (see above), then the events, the parent links and whether the
+        // persons exist.
         let current: HashMap<String, Vitals> = self
             .load_many::<Vitals>(&ids)
             .await?
@@ -75,6 +105,27 @@ impl Genealogy {
                 None => {
                     events.remove(id);
                 }
+            }
+        }
+        let (stored, _) = self
+            .find::<Relationship>(&Query::by_keys(Collection::Relationships, "child", &ids))
+            .await?;
+        let mut rels: HashMap<String, Relationship> =
+            stored.into_iter().map(|r| (r.id.clone(), r)).collect();
+        for (id, after) in changed_rels {
+            match after {
+                Some(r) => {
+                    rels.insert(id.to_owned(), r);
+                }
+                None => {
+                    rels.remove(id);
+                }
+            }
+        }
+        let mut parents_of: HashMap<&str, Vec<&Relationship>> = HashMap::new();
+        for r in rels.values() {
+            if let Some(child) = child_of(r) {
+                parents_of.entry(child).or_default().push(r);
             }
         }
         let mut exists: BTreeSet<String> = self
@@ -103,6 +154,14 @@ impl Genealogy {
                 id: id.clone(),
                 events: VitalEvent::of(mine.iter().copied(), id),
                 version: old.map_or(0, |v| v.version + 1),
+                parents: Some(ParentLink::of(
+                    parents_of
+                        .get(id.as_str())
+                        .into_iter()
+                        .flatten()
+                        .map(|r| (*r, r.sort())),
+                    id,
+                )),
             };
             let expect = match old {
                 Some(v) => Expect::Body(super::codec::value_of(v)),
