@@ -2,9 +2,9 @@
 //!
 //! Writes, migrations and `ping` run on sqlx. Reads of a file opened with [`SqliteStore::open`]
 //! run on rusqlite connections of their own ([`reads`]); a store opened by URL
-//! ([`SqliteStore::open_url`], `sqlite::memory:` in tests) reads through sqlx too, since an
-//! in-memory database cannot be shared with a second driver's connections. Both read paths run
-//! the same statements ([`sql`]).
+//! ([`SqliteStore::open_url`], `sqlite::memory:` in tests) reads through sqlx too: an in-memory
+//! database exists only inside sqlx's connections. Both read paths run the same statements
+//! ([`sql`]).
 
 mod reads;
 mod sql;
@@ -131,19 +131,19 @@ impl SqliteStore {
             // Page and count on one connection in one task: one hand-over instead of two.
             return readers.run(move |conn| reads::page(conn, &plan)).await;
         }
-        let Plan { page, count, .. } = &plan;
-        let items = self
-            .fetch(Cow::Owned(page.sql.clone()), page.args.clone())
-            .await?;
-        if let Some(total) = plan.known_total(items.len()) {
+        let Plan {
+            page,
+            count,
+            window,
+        } = plan;
+        let items = self.fetch(Cow::Owned(page.sql), page.args).await?;
+        if let Some(total) = window.known_total(items.len()) {
             return Ok((items, total));
         }
-        let total: i64 = sqlx::query_scalar_with(
-            sqlx::AssertSqlSafe(count.sql.clone()),
-            sqlx_args(count.args.clone())?,
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let total: i64 =
+            sqlx::query_scalar_with(sqlx::AssertSqlSafe(count.sql), sqlx_args(count.args)?)
+                .fetch_one(&self.pool)
+                .await?;
         Ok((items, u64::try_from(total).unwrap_or(0)))
     }
 }

@@ -142,7 +142,7 @@ pub(super) fn all<T: Decode>(
 /// A query's page and its total.
 pub(super) fn page<T: Decode>(conn: &Connection, plan: &Plan) -> Result<(Vec<T>, u64), StoreError> {
     let items = all(conn, &plan.page.sql, &plan.page.args)?;
-    if let Some(total) = plan.known_total(items.len()) {
+    if let Some(total) = plan.window.known_total(items.len()) {
         return Ok((items, total));
     }
     let total: i64 = conn

@@ -58,13 +58,20 @@ pub(super) struct Plan {
     pub page: Stmt,
     /// A single `COUNT` row, run only when the page does not tell the total.
     pub count: Stmt,
+    /// Which part of the matches the page is.
+    pub window: Window,
+}
+
+/// A page's offset and limit.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Window {
     offset: u64,
     limit: Option<u64>,
 }
 
-impl Plan {
+impl Window {
     /// The total when the page tells it: a short page that is not past the end.
-    pub fn known_total(&self, fetched: usize) -> Option<u64> {
+    pub fn known_total(self, fetched: usize) -> Option<u64> {
         let fetched = u64::try_from(fetched).unwrap_or(u64::MAX);
         let short = self.limit.is_none_or(|l| fetched < l);
         (short && (fetched > 0 || self.offset == 0)).then_some(self.offset + fetched)
@@ -141,8 +148,10 @@ pub(super) fn plan(q: &Query) -> Result<Plan, StoreError> {
     Ok(Plan {
         page,
         count,
-        offset: q.offset,
-        limit: q.limit,
+        window: Window {
+            offset: q.offset,
+            limit: q.limit,
+        },
     })
 }
 
