@@ -32,6 +32,12 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database failed on a read connection (rusqlite, see `sqlite::reads`).
+    #[error("database read: {0}")]
+    Read(#[from] rusqlite::Error),
+    /// A blocking read task ended without an answer (it panicked, or the runtime is stopping).
+    #[error("read task: {0}")]
+    ReadTask(#[from] tokio::task::JoinError),
     /// Migrations failed.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
