@@ -97,6 +97,35 @@ struct Step {
     sort: String,
 }
 
+/// What a pedigree walk reached: the links by the person they lead from, and everyone's
+/// vitals (where stored) and document.
+struct Walk {
+    links: HashMap<String, Vec<Step>>,
+    cards: HashMap<String, Vitals>,
+    persons: Vec<Person>,
+}
+
+/// The steps parent–child relationships make, upwards (child to parent) or down.
+fn step_of(rels: &[Relationship], up: bool) -> impl Iterator<Item = Step> + '_ {
+    rels.iter().filter_map(move |r| match &r.kind {
+        RelationshipKind::ParentChild {
+            parent,
+            child,
+            kind,
+        } => {
+            let (to, via) = if up { (parent, child) } else { (child, parent) };
+            Some(Step {
+                relationship_id: r.id.clone(),
+                to: to.clone(),
+                via: via.clone(),
+                kind: *kind,
+                sort: r.sort(),
+            })
+        }
+        RelationshipKind::Partnership { .. } => None,
+    })
+}
+
 fn kind_name<T: Serialize>(k: &T) -> String {
     serde_json::to_value(k)
         .ok()
@@ -219,76 +248,14 @@ impl Genealogy {
                 &format!("must be between 1 and {MAX_PEDIGREE}"),
             ));
         }
-        let root = self.see(actor, id).await?;
-        // First walk the links alone, then load and judge everyone reached in one batch: a
-        // load (persons, then their events) per generation was most of a deep pedigree's time.
-        // The walk ignores visibility, so it may reach more people than are shown; the replay
-        // below applies the same rules in the same order as a generation-by-generation walk
-        // that stops at people the caller may not see.
-        // Going up, each person's parent links come with their vitals (one read by id per
-        // person, which the judging below needs anyway); going down, and for persons whose
-        // vitals do not keep links yet, from the relationships.
-        let mut links: HashMap<String, Vec<Step>> = HashMap::new();
-        let mut cards: HashMap<String, Vitals> = HashMap::new();
-        let mut reached: HashSet<String> = HashSet::from([id.to_owned()]);
-        let mut frontier = vec![id.to_owned()];
-        for _ in 1..=generations {
-            let mut steps = Vec::new();
-            let mut unlinked = frontier.clone();
-            if up {
-                let read: Vec<Vitals> = self.load_many(&frontier).await?;
-                let linked: HashSet<&str> = read
-                    .iter()
-                    .filter(|v| v.parents.is_some())
-                    .map(|v| v.id.as_str())
-                    .collect();
-                unlinked.retain(|p| !linked.contains(p.as_str()));
-                for v in &read {
-                    steps.extend(v.parents.iter().flatten().map(|l| Step {
-                        relationship_id: l.relationship_id.clone(),
-                        to: l.parent.clone(),
-                        via: v.id.clone(),
-                        kind: l.kind,
-                        sort: l.sort.clone(),
-                    }));
-                }
-                cards.extend(read.into_iter().map(|v| (v.id.clone(), v)));
-            }
-            let key = if up { "child" } else { "parent" };
-            for r in self.rels(key, &unlinked).await? {
-                if let RelationshipKind::ParentChild {
-                    parent,
-                    child,
-                    kind,
-                } = &r.kind
-                {
-                    let (to, via) = if up { (parent, child) } else { (child, parent) };
-                    steps.push(Step {
-                        relationship_id: r.id.clone(),
-                        to: to.clone(),
-                        via: via.clone(),
-                        kind: *kind,
-                        sort: r.sort(),
-                    });
-                }
-            }
-            let mut next = Vec::new();
-            for step in steps {
-                if reached.insert(step.to.clone()) {
-                    next.push(step.to.clone());
-                }
-                links.entry(step.via.clone()).or_default().push(step);
-            }
-            if next.is_empty() {
-                break;
-            }
-            frontier = next;
-        }
-        reached.remove(id);
-        cards.remove(id);
-        let persons: Vec<Person> = self
-            .load_many(&reached.into_iter().collect::<Vec<_>>())
-            .await?;
+        // The root is judged with every event (as `get_person`) while the walk runs; a root
+        // the caller may not see ends both.
+        let (root, walked) = tokio::try_join!(self.see(actor, id), self.walk(id, generations, up))?;
+        let Walk {
+            links,
+            cards,
+            persons,
+        } = walked;
         let seen: HashMap<String, Seen> = self
             .see_many_knowing(actor, persons, cards)
             .await?
@@ -334,6 +301,84 @@ impl Genealogy {
             root: root.view(),
             nodes,
         })
+    }
+
+    /// Everyone `generations` up (or down) from `id` regardless of visibility, with the links
+    /// followed and each person's document and vitals (not the root's).
+    ///
+    /// The walk reads links alone first and judges everyone in one batch afterwards: a load
+    /// and judgement per generation was most of a deep pedigree's time. Going up, each
+    /// person's parent links come with their vitals (one read by id per person, which the
+    /// judging needs anyway); going down, and for persons whose vitals do not keep links yet,
+    /// from the relationships. A generation's persons are read while its links are, on
+    /// another connection, so the next step does not wait for them.
+    async fn walk(&self, id: &str, generations: u32, up: bool) -> Result<Walk> {
+        let mut walk = Walk {
+            links: HashMap::new(),
+            cards: HashMap::new(),
+            persons: Vec::new(),
+        };
+        let mut reached: HashSet<String> = HashSet::from([id.to_owned()]);
+        let mut frontier = vec![id.to_owned()];
+        for generation in 0..=generations {
+            let last = generation == generations;
+            let (read, persons, down) = tokio::try_join!(
+                self.load_many::<Vitals>(&frontier),
+                async {
+                    match generation {
+                        0 => Ok(Vec::new()),
+                        _ => self.load_many::<Person>(&frontier).await,
+                    }
+                },
+                async {
+                    match up || last {
+                        true => Ok(Vec::new()),
+                        false => self.rels("parent", &frontier).await,
+                    }
+                },
+            )?;
+            walk.persons.extend(persons);
+            let mut steps = Vec::new();
+            if !last && up {
+                let linked: HashSet<&str> = read
+                    .iter()
+                    .filter(|v| v.parents.is_some())
+                    .map(|v| v.id.as_str())
+                    .collect();
+                let unlinked: Vec<String> = frontier
+                    .iter()
+                    .filter(|p| !linked.contains(p.as_str()))
+                    .cloned()
+                    .collect();
+                for v in &read {
+                    steps.extend(v.parents.iter().flatten().map(|l| Step {
+                        relationship_id: l.relationship_id.clone(),
+                        to: l.parent.clone(),
+                        via: v.id.clone(),
+                        kind: l.kind,
+                        sort: l.sort.clone(),
+                    }));
+                }
+                steps.extend(step_of(&self.rels("child", &unlinked).await?, up));
+            }
+            steps.extend(step_of(&down, up));
+            if generation > 0 {
+                walk.cards
+                    .extend(read.into_iter().map(|v| (v.id.clone(), v)));
+            }
+            let mut next = Vec::new();
+            for step in steps {
+                if reached.insert(step.to.clone()) {
+                    next.push(step.to.clone());
+                }
+                walk.links.entry(step.via.clone()).or_default().push(step);
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        Ok(walk)
     }
 
     async fn lineage_up(
