@@ -104,8 +104,9 @@ mod pool {
             Pin::new(&mut self.conn).poll(cx).is_ready()
         }
 
-        /// Gives the connection one poll that wakes nobody (no task waits on it), outside the
-        /// task's cooperative budget (an exhausted budget would make the poll do nothing);
+        /// Gives the connection one poll with a waker that does nothing, outside the task's
+        /// cooperative budget (an exhausted budget would make the poll do nothing): it notices
+        /// a close, and it leaves no task's waker behind for an idle connection to wake.
         /// `true` if it is still open and ready for another request.
         fn settle(&mut self) -> bool {
             let mut quiet = Context::from_waker(Waker::noop());
@@ -401,9 +402,11 @@ mod pool {
     impl PooledBody {
         /// Pools the connection if the exchange finished cleanly; otherwise closes it.
         fn release(&mut self) {
-            // Ready already, as a rule: the connection was polled for the last frame.
+            // Settled even when it looks ready: the last poll left this task's waker in the
+            // connection (its request queue, its socket), and the next request on it, from
+            // another client connection's task, would otherwise wake this one for nothing.
             if let Some(mut link) = self.link.take()
-                && (link.sender.is_ready() || link.settle())
+                && link.settle()
             {
                 self.pool.put(self.authority.clone(), link);
             }
@@ -627,6 +630,51 @@ mod pool {
             let closed = tokio::time::timeout(Duration::from_secs(60), closed).await;
             assert_eq!(closed.expect("the pool never closed its end").unwrap(), 0);
             assert_eq!(idle_count(&pool), 0);
+        }
+
+        /// A waker that counts its wake-ups and lets [`drive_with`] wait for the next one.
+        #[derive(Default)]
+        struct Counting {
+            wakes: AtomicUsize,
+            notify: tokio::sync::Notify,
+        }
+
+        impl std::task::Wake for Counting {
+            fn wake(self: Arc<Self>) {
+                self.wakes.fetch_add(1, Ordering::SeqCst);
+                self.notify.notify_one();
+            }
+        }
+
+        /// Runs `fut` to completion polling it only with `waker`, as if it were its own task.
+        async fn drive_with<F: Future>(waker: &Arc<Counting>, fut: F) -> F::Output {
+            let mut fut = std::pin::pin!(fut);
+            let w = Waker::from(waker.clone());
+            loop {
+                if let Poll::Ready(out) = fut.as_mut().poll(&mut Context::from_waker(&w)) {
+                    return out;
+                }
+                waker.notify.notified().await;
+            }
+        }
+
+        #[tokio::test]
+        async fn a_pooled_connection_wakes_no_task_that_used_it_before() {
+            let (addr, accepted) = upstream(Script::KeepAlive).await;
+            let pool = LocalPool::new(Duration::from_secs(1));
+            let first = Arc::new(Counting::default());
+            let resp = drive_with(&first, pool.request(get(addr))).await.unwrap();
+            assert_eq!(drive_with(&first, body_text(resp)).await.unwrap(), "ok");
+            let woken = first.wakes.load(Ordering::SeqCst);
+            let second = Arc::new(Counting::default());
+            let resp = drive_with(&second, pool.request(get(addr))).await.unwrap();
+            assert_eq!(drive_with(&second, body_text(resp)).await.unwrap(), "ok");
+            assert_eq!(accepted.load(Ordering::SeqCst), 1);
+            assert_eq!(
+                first.wakes.load(Ordering::SeqCst),
+                woken,
+                "the second request woke the task of the first"
+            );
         }
 
         #[tokio::test]
