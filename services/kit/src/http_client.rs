@@ -90,6 +90,71 @@ mod pool {
     struct Link {
         sender: SendRequest<Body>,
         conn: Connection,
+        /// The waker the body is read with; see [`OwnWakes`].
+        wakes: Arc<OwnWakes>,
+    }
+
+    /// A waker for reading a response body that keeps the reader's own wake-ups to itself.
+    ///
+    /// Taking a chunk from the body wakes whoever last waited to send one, and that is the
+    /// connection, polled by the reader's task: woken through its real waker, the task would
+    /// be polled again, all the way down from the server connection, to find nothing to do.
+    /// While the reader is inside `poll_frame` this waker only notes a wake-up (and the reader
+    /// runs the connection again before returning); outside, it passes wake-ups on to the task.
+    #[derive(Default)]
+    struct OwnWakes {
+        task: Mutex<Option<Waker>>,
+        inside: AtomicBool,
+        woken: AtomicBool,
+    }
+
+    impl OwnWakes {
+        /// Enters `poll_frame` on behalf of the task of `cx`.
+        fn enter(&self, cx: &Context<'_>) {
+            let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+            if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+            drop(task);
+            self.woken.store(false, Ordering::SeqCst);
+            self.inside.store(true, Ordering::SeqCst);
+        }
+
+        /// Whether a wake-up arrived since the last call (or since `enter`).
+        fn take_woken(&self) -> bool {
+            self.woken.swap(false, Ordering::SeqCst)
+        }
+
+        /// Leaves `poll_frame`: a wake-up that came in since the last look goes to the task.
+        fn leave(&self) {
+            self.inside.store(false, Ordering::SeqCst);
+            if self.take_woken() {
+                self.wake_task();
+            }
+        }
+
+        fn wake_task(&self) {
+            let task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(waker) = task.as_ref() {
+                waker.wake_by_ref();
+            }
+        }
+    }
+
+    impl std::task::Wake for OwnWakes {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.woken.store(true, Ordering::SeqCst);
+            if !self.inside.load(Ordering::SeqCst) {
+                // Not reading now; `leave` catches the race with a reader that is just leaving.
+                if self.take_woken() {
+                    self.wake_task();
+                }
+            }
+        }
     }
 
     impl std::fmt::Debug for Link {
@@ -232,15 +297,29 @@ mod pool {
         // waker to come back to it).
         let answer = tokio::task::coop::unconstrained(link.sender.try_send_request(req));
         let mut answer = std::pin::pin!(answer);
+        // The connection is run with the link's own waker, so that what it registers now (the
+        // body's room for a chunk, above all) later wakes the task only when it has to.
+        let wakes = link.wakes.clone();
+        let waker = Waker::from(wakes.clone());
         let mut link = Some(link);
         std::future::poll_fn(move |cx| {
-            if link.as_mut().is_some_and(|l| l.drive(cx)) {
-                // The connection ended (closed by the upstream, or failed). Dropping it hands
-                // an unsent request back or fails the one in flight, through the answer.
-                link = None;
-            }
+            wakes.enter(cx);
+            let mut own = Context::from_waker(&waker);
             let mut quiet = Context::from_waker(Waker::noop());
-            match answer.as_mut().poll(&mut quiet) {
+            let answer = loop {
+                if link.as_mut().is_some_and(|l| l.drive(&mut own)) {
+                    // The connection ended (closed by the upstream, or failed). Dropping it
+                    // hands an unsent request back or fails the one in flight, through the
+                    // answer.
+                    link = None;
+                }
+                let answer = answer.as_mut().poll(&mut quiet);
+                if answer.is_ready() || link.is_none() || !wakes.take_woken() {
+                    break answer;
+                }
+            };
+            wakes.leave();
+            match answer {
                 Poll::Ready(Ok(response)) => Poll::Ready(Ok((response, link.take()))),
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
@@ -368,7 +447,11 @@ mod pool {
             let (sender, conn) = http1::handshake(TokioIo::new(stream))
                 .await
                 .map_err(ClientError::Send)?;
-            Ok(Box::new(Link { sender, conn }))
+            Ok(Box::new(Link {
+                sender,
+                conn,
+                wakes: Arc::default(),
+            }))
         }
     }
 
@@ -400,6 +483,43 @@ mod pool {
     }
 
     impl PooledBody {
+        /// Runs the connection and reads the body with `wakes` (entered): wake-ups that this
+        /// very poll causes are answered here, by running the connection again, instead of by
+        /// polling the task again.
+        fn poll_driving(
+            &mut self,
+            wakes: &Arc<OwnWakes>,
+        ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+            let waker = Waker::from(wakes.clone());
+            let mut own = Context::from_waker(&waker);
+            loop {
+                // The connection feeds the body: it has to run for the body to move.
+                self.drive(&mut own);
+                let frame = Pin::new(&mut self.inner).poll_frame(&mut own);
+                if frame.is_ready() {
+                    // Taking a chunk made room for the next: let the connection go on now.
+                    // Whoever gets this frame polls again for the next, so the wake-up is
+                    // answered without waking the task.
+                    while self.link.is_some() && wakes.take_woken() {
+                        self.drive(&mut own);
+                    }
+                    return frame;
+                }
+                if self.link.is_none() || !wakes.take_woken() {
+                    // Waiting for the upstream; its wake-ups reach the task through `wakes`.
+                    return frame;
+                }
+            }
+        }
+
+        /// Polls the connection; forgets it once it has ended (what it read is in the body
+        /// already, or the body reports the failure).
+        fn drive(&mut self, cx: &mut Context<'_>) {
+            if self.link.as_mut().is_some_and(|l| l.drive(cx)) {
+                self.link = None;
+            }
+        }
+
         /// Pools the connection if the exchange finished cleanly; otherwise closes it.
         fn release(&mut self) {
             // Settled even when it looks ready: the last poll left this task's waker in the
@@ -408,6 +528,12 @@ mod pool {
             if let Some(mut link) = self.link.take()
                 && link.settle()
             {
+                // Nor a waker of the reader's task, which may be long gone by the next use.
+                *link
+                    .wakes
+                    .task
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
                 self.pool.put(self.authority.clone(), link);
             }
         }
@@ -427,12 +553,17 @@ mod pool {
             mut self: Pin<&mut Self>,
             cx: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-            // The connection feeds the body: it has to run for the body to move.
-            if self.link.as_mut().is_some_and(|l| l.drive(cx)) {
-                // Ended: what it read is in the body already, or the body reports the failure.
-                self.link = None;
-            }
-            let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+            let frame = match self.link.as_ref().map(|l| l.wakes.clone()) {
+                Some(wakes) => {
+                    wakes.enter(cx);
+                    let frame = self.poll_driving(&wakes);
+                    wakes.leave();
+                    frame
+                }
+                // No connection any more: the body holds what is left of it.
+                None => Pin::new(&mut self.inner).poll_frame(cx),
+            };
+            let frame = ready!(frame);
             match &frame {
                 Some(Ok(_)) if !self.inner.is_end_stream() => {}
                 Some(Ok(_)) | None => self.release(),
@@ -664,8 +795,13 @@ mod pool {
             let pool = LocalPool::new(Duration::from_secs(1));
             let first = Arc::new(Counting::default());
             let resp = drive_with(&first, pool.request(get(addr))).await.unwrap();
-            assert_eq!(drive_with(&first, body_text(resp)).await.unwrap(), "ok");
             let woken = first.wakes.load(Ordering::SeqCst);
+            assert_eq!(drive_with(&first, body_text(resp)).await.unwrap(), "ok");
+            assert_eq!(
+                first.wakes.load(Ordering::SeqCst),
+                woken,
+                "reading a body that was in already woke its own task"
+            );
             let second = Arc::new(Counting::default());
             let resp = drive_with(&second, pool.request(get(addr))).await.unwrap();
             assert_eq!(drive_with(&second, body_text(resp)).await.unwrap(), "ok");
