@@ -306,20 +306,10 @@ pub fn router(gw: Arc<Gateway>, health: Health, registry: Metrics) -> Router {
     }
 }
 
-/// Content-Security-Policy for the web app and the other documents the gateway serves itself
-/// (SPA, landing and API reference pages): only our own origin, no inline scripts. API
-/// responses get [`API_CSP`] instead (the proxy sets it, and this one is added only where a
-/// response has none).
+/// Content-Security-Policy for the web app: only our own origin, no inline scripts.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
                    img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; \
                    object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
-
-/// Content-Security-Policy for `/api/...` responses (JSON, problems, files): nothing they
-/// contain may load or run anything, nor be framed (OWASP REST Security Cheat Sheet). The
-/// web app's policy above only means something on an HTML document, and at 250 bytes it was
-/// most of the bytes of a small API response.
-pub(crate) const API_CSP: HeaderValue =
-    HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
 
 fn security_headers(behind_tls: bool) -> Vec<(HeaderName, HeaderValue)> {
     let mut headers = vec![

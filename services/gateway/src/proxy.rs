@@ -83,15 +83,8 @@ pub async fn jwks(State(gw): State<Arc<Gateway>>, request: Request) -> Response 
     with_label(response, &JWKS_LABEL)
 }
 
-/// Marks an API response with its metrics route label and, unless the upstream chose its own,
-/// the API content security policy (the standard layer adds the web app's only where none is
-/// set).
 fn with_label(mut response: Response, label: &Arc<str>) -> Response {
     response.extensions_mut().insert(RouteLabel(label.clone()));
-    response
-        .headers_mut()
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(crate::API_CSP);
     response
 }
 

@@ -533,65 +533,6 @@ async fn responses_carry_security_headers_request_id_and_timing() {
     assert_eq!(r.json()["headers"]["x-request-id"], "trace-me-123");
 }
 
-const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
-
-#[tokio::test]
-async fn api_responses_get_the_api_csp_and_documents_the_web_app_csp() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("index.html"), "<html>app</html>").unwrap();
-    let mut config = config_for(spawn_upstream().await);
-    config.spa_dir = Some(dir.path().to_owned());
-    let gw = start(config).await;
-    let token = gw.issuer.token("u", &[]);
-
-    // Proxied responses and the gateway's own problems under /api: nothing may load or frame.
-    for (path, status) in [("/api/v1/trees", 200), ("/api/v1/nonsense/1", 404)] {
-        let r = gw.client.get(&gw.url(path), Some(&token)).await;
-        assert_eq!(r.status, status, "{path}");
-        assert_eq!(r.header("content-security-policy"), Some(API_CSP), "{path}");
-        assert_eq!(
-            r.header("x-content-type-options"),
-            Some("nosniff"),
-            "{path}"
-        );
-        assert_eq!(r.header("x-frame-options"), Some("DENY"), "{path}");
-        assert_eq!(
-            r.header("referrer-policy"),
-            Some("strict-origin-when-cross-origin"),
-            "{path}"
-        );
-    }
-    let unauthenticated = gw.client.get(&gw.url("/api/v1/trees"), None).await;
-    assert_eq!(unauthenticated.status, 401);
-    assert_eq!(
-        unauthenticated.header("content-security-policy"),
-        Some(API_CSP)
-    );
-
-    // HTML documents the gateway serves itself keep the web app's policy.
-    for path in ["/", "/trees/7", "/api/docs"] {
-        let r = gw.client.get(&gw.url(path), None).await;
-        assert_eq!(r.status, 200, "{path}");
-        let csp = r.header("content-security-policy").unwrap();
-        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
-        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
-    }
-}
-
-#[tokio::test]
-async fn an_upstream_content_security_policy_is_kept() {
-    let router = axum::Router::new()
-        .fallback(|| async { ([(http::header::CONTENT_SECURITY_POLICY, "sandbox")], "file") });
-    let gw = start(config_for(spawn_router(router).await)).await;
-    let token = gw.issuer.token("u", &[]);
-    let r = gw
-        .client
-        .get(&gw.url("/api/v1/files/1"), Some(&token))
-        .await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("content-security-policy"), Some("sandbox"));
-}
-
 #[tokio::test]
 async fn metrics_label_proxied_requests_by_prefix_not_raw_path() {
     let gw = start(config_for(spawn_upstream().await)).await;
