@@ -1,14 +1,17 @@
-//! The floor under the gateway's per-request cost: axum plus the same pooled hyper client, with
+//! The floor under the gateway's per-request cost: axum plus the same upstream client, with
 //! nothing else (no identity, limits, metrics, spans or headers). `cargo xtask bench gateway`
 //! runs it beside the gateway so the difference between the two is the gateway's own work.
 //!
-//! Usage: `bare_proxy LISTEN_ADDR UPSTREAM_BASE_URL`.
+//! Usage: `bare_proxy LISTEN_ADDR UPSTREAM_BASE_URL`. Each thread reaches the upstream through
+//! its own kit `LocalPool`, as the gateway's server threads do; `BARE_PROXY_CLIENT=shared`
+//! uses hyper-util's pooled client instead (the floor of the rounds before the gateway moved
+//! to `LocalPool`).
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use dzinza_kit::http_client::{self, HttpClient};
+use dzinza_kit::http_client::{self, HttpClient, LocalPool};
 use std::time::Duration;
 
 // The allocator the `dzinza` binary uses, so the floor is measured like the gateway.
@@ -17,8 +20,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Clone)]
 struct Proxy {
-    client: HttpClient,
+    client: Client,
     base: String,
+}
+
+#[derive(Clone)]
+enum Client {
+    // Boxed: it is large, and only the comparison with earlier rounds uses it.
+    Shared(Box<HttpClient>),
+    Local(LocalPool),
 }
 
 async fn forward(State(p): State<Proxy>, req: Request) -> Response {
@@ -33,14 +43,12 @@ async fn forward(State(p): State<Proxy>, req: Request) -> Response {
     };
     parts.uri = uri;
     parts.headers.remove(http::header::HOST);
-    match p
-        .client
-        .request(http::Request::from_parts(parts, body))
-        .await
-    {
-        Ok(resp) => resp.map(Body::new),
-        Err(_) => http::StatusCode::BAD_GATEWAY.into_response(),
-    }
+    let req = http::Request::from_parts(parts, body);
+    let resp = match &p.client {
+        Client::Shared(client) => client.request(req).await.map(|r| r.map(Body::new)).ok(),
+        Client::Local(pool) => pool.request(req).await.map(|r| r.map(Body::new)).ok(),
+    };
+    resp.unwrap_or_else(|| http::StatusCode::BAD_GATEWAY.into_response())
 }
 
 /// Serves the proxy on one thread per core, each with a current-thread runtime, its own
@@ -60,6 +68,7 @@ fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(dzinza_kit::server::default_threads);
+    let shared = std::env::var("BARE_PROXY_CLIENT").is_ok_and(|v| v == "shared");
     let listeners = dzinza_kit::server::bind_reuseport(addr, threads)?;
     let handles: Vec<_> = listeners
         .into_iter()
@@ -70,10 +79,13 @@ fn main() -> std::io::Result<()> {
                     .enable_all()
                     .build()?;
                 runtime.block_on(async move {
-                    let state = Proxy {
-                        client: http_client::build(Duration::from_secs(2)),
-                        base,
+                    let connect_timeout = Duration::from_secs(2);
+                    let client = if shared {
+                        Client::Shared(Box::new(http_client::build(connect_timeout)))
+                    } else {
+                        Client::Local(LocalPool::new(connect_timeout))
                     };
+                    let state = Proxy { client, base };
                     let app = Router::new().fallback(forward).with_state(state);
                     let listener = tokio::net::TcpListener::from_std(listener)?;
                     axum::serve(listener, app).await
