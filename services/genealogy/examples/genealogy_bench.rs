@@ -8,7 +8,7 @@
 //! timed as the service call alone and with the JSON encoding of its response.
 //!
 //! ```text
-//! cargo run --release -p dzinza-genealogy --example bench -- [--persons N] [--samples N]
+//! cargo run --release -p dzinza-genealogy --example genealogy_bench -- [--persons N] [--samples N]
 //! ```
 
 #![allow(

@@ -1,7 +1,7 @@
 //! Queue benchmark: no-op job throughput through real `Worker`s, and claim latency, with 1, 4 and
 //! 16 concurrent workers on SQLite and (when `DZINZA_TEST_POSTGRES_URL` is set) PostgreSQL.
 //!
-//! `cargo build --release -p dzinza-jobs --example bench`, then
+//! `cargo build --release -p dzinza-jobs --example jobs_bench`, then
 //! `DZINZA_TEST_POSTGRES_URL=... target/release/examples/bench [jobs] [poll_ms]` (defaults 20000
 //! and 1000, the worker's production poll interval); results go in `docs/benchmarks.md` under
 //! `## Jobs`.
