@@ -27,7 +27,8 @@ use dzinza_genealogy::model::{
 use dzinza_genealogy::policy::Actor;
 use dzinza_genealogy::service::{
     EventInput, Genealogy, ImportBatch, ImportEvent, ImportPerson, NewPerson, NewRelationship,
-    NewTree, PageRequest, PersonFilter, PersonSort, PlaceInput, TreeScope, system_clock,
+    NewTree, PageRequest, Paged, PersonFilter, PersonSort, PersonView, PlaceInput, TreeScope,
+    system_clock,
 };
 
 /// The allocator `dzinza serve` runs with (services/dzinza/src/main.rs).
@@ -602,6 +603,27 @@ where
     t
 }
 
+/// A page of the tree's persons in name order, and how many it holds.
+async fn name_page(
+    s: &Genealogy,
+    a: &Actor,
+    tree: &str,
+    offset: u64,
+    limit: u64,
+) -> (Paged<PersonView>, usize) {
+    let p = s
+        .list_persons(
+            a,
+            tree,
+            PersonFilter::default(),
+            PageRequest::new(Some(offset), Some(limit)),
+        )
+        .await
+        .unwrap();
+    let n = p.items.len();
+    (p, n)
+}
+
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -730,19 +752,7 @@ async fn measure(
             time(name, samples, |_| {
                 let s = &service;
                 let (a, t) = (&actor, &tree);
-                async move {
-                    let p = s
-                        .list_persons(
-                            a,
-                            t,
-                            PersonFilter::default(),
-                            PageRequest::new(Some(offset), Some(page_size)),
-                        )
-                        .await
-                        .unwrap();
-                    let n = p.items.len();
-                    (p, n)
-                }
+                async move { name_page(s, a, t, offset, page_size).await }
             })
             .await,
         );
@@ -752,19 +762,7 @@ async fn measure(
             let s = &service;
             let (a, t) = (&actor, &tree);
             let offset = (i as u64 * 7919 * page_size) % last.max(1);
-            async move {
-                let p = s
-                    .list_persons(
-                        a,
-                        t,
-                        PersonFilter::default(),
-                        PageRequest::new(Some(offset), Some(page_size)),
-                    )
-                    .await
-                    .unwrap();
-                let n = p.items.len();
-                (p, n)
-            }
+            async move { name_page(s, a, t, offset, page_size).await }
         })
         .await,
     );

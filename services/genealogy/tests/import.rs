@@ -3,29 +3,16 @@
 
 #![allow(clippy::unwrap_used, reason = "tests: a failed step should panic")]
 
-use std::sync::Arc;
-
 use dzinza_genealogy::GenealogyError;
 use dzinza_genealogy::model::{ParentKind, RelationshipKind, new_id};
 use dzinza_genealogy::policy::Actor;
 use dzinza_genealogy::service::{
-    Clock, Genealogy, ImportBatch, ImportPerson, NewRelationship, NewTree, PageRequest,
-    PersonFilter,
+    ImportBatch, ImportPerson, NewRelationship, PageRequest, PersonFilter,
 };
-use dzinza_genealogy::store::DocumentStore;
-use dzinza_genealogy::store::sqlite::SqliteStore;
 use serde_json::json;
 
-async fn service() -> (Genealogy, Actor, String) {
-    let store = SqliteStore::open_url("sqlite::memory:").await.unwrap();
-    store.migrate().await.unwrap();
-    let clock: Clock = Arc::new(|| 1_767_225_600_000);
-    let g = Genealogy::new(Arc::new(store), clock);
-    let owner = Actor::user("owner");
-    let tree: NewTree = serde_json::from_value(json!({"name": "T"})).unwrap();
-    let tree = g.create_tree(&owner, tree).await.unwrap().tree.id;
-    (g, owner, tree)
-}
+mod common;
+use common::service;
 
 fn person(id: &str, given: &str) -> ImportPerson {
     serde_json::from_value(json!({"id": id, "names": [{"given": given, "surname": "Moyo"}]}))

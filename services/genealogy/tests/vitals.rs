@@ -6,29 +6,17 @@
 
 #![allow(clippy::unwrap_used, reason = "tests: a failed step should panic")]
 
-use std::sync::Arc;
-
 use dzinza_genealogy::model::{Collection, Vitals, new_id};
 use dzinza_genealogy::policy::Actor;
 use dzinza_genealogy::service::{
-    Clock, EventInput, Genealogy, ImportBatch, NewMergeSuggestion, NewPerson, NewRelationship,
-    NewTree, PageRequest, PersonFilter, PersonView, RelationshipPatch, doc_of,
+    EventInput, Genealogy, ImportBatch, NewMergeSuggestion, NewPerson, NewRelationship, NewTree,
+    PageRequest, PersonFilter, PersonView, RelationshipPatch, doc_of,
 };
-use dzinza_genealogy::store::sqlite::SqliteStore;
-use dzinza_genealogy::store::{Document, DocumentStore, Query, Write};
+use dzinza_genealogy::store::{Document, Query, Write};
 use serde_json::{Value, json};
 
-async fn service() -> (Genealogy, Actor, String) {
-    let store = SqliteStore::open_url("sqlite::memory:").await.unwrap();
-    store.migrate().await.unwrap();
-    // 2026-01-01.
-    let clock: Clock = Arc::new(|| 1_767_225_600_000);
-    let g = Genealogy::new(Arc::new(store), clock);
-    let owner = Actor::user("owner");
-    let tree: NewTree = serde_json::from_value(json!({"name": "T"})).unwrap();
-    let tree = g.create_tree(&owner, tree).await.unwrap().tree.id;
-    (g, owner, tree)
-}
+mod common;
+use common::service;
 
 async fn person(g: &Genealogy, a: &Actor, tree: &str, given: &str) -> String {
     let p: NewPerson =

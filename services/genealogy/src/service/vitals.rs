@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde::Deserialize as _;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::codec::Stored as _;
+use super::codec::Stored;
 use super::{Genealogy, Result, doc_of};
 use crate::model::{
     Change, Collection, Event, ParentLink, Person, Relationship, RelationshipKind, VitalEvent,
@@ -14,16 +14,27 @@ use crate::model::{
 };
 use crate::store::{Expect, Query, Write};
 
-/// The event a stored body holds, if it is one (bodies of this service always are).
-fn event_of(body: &Option<Value>) -> Option<Event> {
+/// The record a stored body holds, if it is one (bodies of this service always are).
+fn stored_as<T: DeserializeOwned>(body: &Option<Value>) -> Option<T> {
     // Deserialised from the borrowed value: an import's commit holds hundreds of thousands.
-    body.as_ref().and_then(|v| Event::deserialize(v).ok())
+    body.as_ref().and_then(|v| T::deserialize(v).ok())
 }
 
-/// The relationship a stored body holds, if it is one.
-fn relationship_of(body: &Option<Value>) -> Option<Relationship> {
-    body.as_ref()
-        .and_then(|v| Relationship::deserialize(v).ok())
+/// The records `stored` by id, with this commit's `changed` ones put in or taken out.
+fn overlaid<T: Stored>(stored: Vec<T>, changed: Vec<(&str, Option<T>)>) -> HashMap<String, T> {
+    let mut by_id: HashMap<String, T> =
+        stored.into_iter().map(|t| (t.id().to_owned(), t)).collect();
+    for (id, after) in changed {
+        match after {
+            Some(t) => {
+                by_id.insert(id.to_owned(), t);
+            }
+            None => {
+                by_id.remove(id);
+            }
+        }
+    }
+    by_id
 }
 
 /// The child of a parent–child relationship.
@@ -50,16 +61,16 @@ impl Genealogy {
         for c in changes {
             match c.collection {
                 Collection::Relationships => {
-                    let before = relationship_of(&c.before);
-                    let after = relationship_of(&c.after);
+                    let before: Option<Relationship> = stored_as(&c.before);
+                    let after: Option<Relationship> = stored_as(&c.after);
                     for r in before.iter().chain(after.iter()) {
                         touched.extend(child_of(r).map(str::to_owned));
                     }
                     changed_rels.push((&c.id, after));
                 }
                 Collection::Events => {
-                    let before = event_of(&c.before);
-                    let after = event_of(&c.after);
+                    let before: Option<Event> = stored_as(&c.before);
+                    let after: Option<Event> = stored_as(&c.after);
                     for e in before.iter().chain(after.iter()) {
                         if e.event_type.is_vital() {
                             touched.extend(e.participants.iter().map(|p| p.person_id.clone()));
@@ -95,33 +106,11 @@ impl Genealogy {
         let (stored, _) = self
             .find::<Event>(&Query::by_keys(Collection::Events, "person", &ids))
             .await?;
-        let mut events: HashMap<String, Event> =
-            stored.into_iter().map(|e| (e.id.clone(), e)).collect();
-        for (id, after) in changed_events {
-            match after {
-                Some(e) => {
-                    events.insert(id.to_owned(), e);
-                }
-                None => {
-                    events.remove(id);
-                }
-            }
-        }
+        let events = overlaid(stored, changed_events);
         let (stored, _) = self
             .find::<Relationship>(&Query::by_keys(Collection::Relationships, "child", &ids))
             .await?;
-        let mut rels: HashMap<String, Relationship> =
-            stored.into_iter().map(|r| (r.id.clone(), r)).collect();
-        for (id, after) in changed_rels {
-            match after {
-                Some(r) => {
-                    rels.insert(id.to_owned(), r);
-                }
-                None => {
-                    rels.remove(id);
-                }
-            }
-        }
+        let rels = overlaid(stored, changed_rels);
         let mut parents_of: HashMap<&str, Vec<&Relationship>> = HashMap::new();
         for r in rels.values() {
             if let Some(child) = child_of(r) {
