@@ -149,10 +149,15 @@ async fn handle(
     };
     let retryable = is_retryable(&parts.method, &parts.headers);
     let timeout = rule.timeout.unwrap_or(gw.config.resilience.request_timeout);
-    let body = Body::new(http_body_util::Limited::new(
-        body,
-        usize::try_from(limit).unwrap_or(usize::MAX),
-    ));
+    // An empty body cannot exceed the limit: it goes out as it is, without a wrapper.
+    let body = if http_body::Body::is_end_stream(&body) {
+        body
+    } else {
+        Body::new(http_body_util::Limited::new(
+            body,
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        ))
+    };
 
     let mut response = match forward(gw, upstream, parts, uri, body, timeout, retryable).await {
         Ok(resp) => finish_response(resp),
