@@ -2,6 +2,7 @@
 //! after a cool-down, closes again when the probe succeeds.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,10 @@ enum State {
 #[derive(Debug)]
 pub struct CircuitBreaker {
     state: Mutex<State>,
+    /// Whether `state` is `Closed { failures: 0 }`, the state of a healthy upstream: then
+    /// `admit` and `record_success` change nothing, so they answer from this flag without the
+    /// lock (and without a shared write per call). Written only with the lock held.
+    healthy: AtomicBool,
     threshold: u32,
     cooldown: Duration,
     /// A probe that never reports (its client went away) stops blocking others after this.
@@ -35,6 +40,7 @@ impl CircuitBreaker {
     pub fn new(threshold: u32, cooldown: Duration, probe_timeout: Duration) -> Self {
         Self {
             state: Mutex::new(State::Closed { failures: 0 }),
+            healthy: AtomicBool::new(true),
             threshold: threshold.max(1),
             cooldown,
             probe_timeout,
@@ -48,6 +54,9 @@ impl CircuitBreaker {
 
     /// Asks to make a call now.
     pub fn admit(&self) -> Admission {
+        if self.healthy.load(Ordering::Acquire) {
+            return Admission::Allowed;
+        }
         let now = Instant::now();
         let mut state = self.lock();
         match *state {
@@ -67,13 +76,19 @@ impl CircuitBreaker {
 
     /// Reports a successful call.
     pub fn record_success(&self) {
-        *self.lock() = State::Closed { failures: 0 };
+        if self.healthy.load(Ordering::Acquire) {
+            return;
+        }
+        let mut state = self.lock();
+        *state = State::Closed { failures: 0 };
+        self.healthy.store(true, Ordering::Release);
     }
 
     /// Reports a failed call (transport error, timeout, 502/503/504).
     pub fn record_failure(&self) {
         let now = Instant::now();
         let mut state = self.lock();
+        self.healthy.store(false, Ordering::Release);
         *state = match *state {
             State::Closed { failures } if failures + 1 < self.threshold => State::Closed {
                 failures: failures + 1,
@@ -138,6 +153,38 @@ mod tests {
         assert_eq!(b.admit(), Admission::Allowed);
         b.record_failure();
         assert_eq!(b.state_name(), "open");
+    }
+
+    #[test]
+    fn healthy_fast_path_follows_the_state() {
+        let b = CircuitBreaker::new(2, Duration::from_millis(20), Duration::from_secs(5));
+        // Many successes on a healthy breaker leave it closed and admitting.
+        for _ in 0..3 {
+            assert_eq!(b.admit(), Admission::Allowed);
+            b.record_success();
+        }
+        b.record_failure();
+        b.record_success();
+        b.record_failure();
+        assert_eq!(
+            b.state_name(),
+            "closed",
+            "a success in between resets the count"
+        );
+        b.record_failure();
+        assert_eq!(b.state_name(), "open");
+        assert!(
+            matches!(b.admit(), Admission::Refused(_)),
+            "not answered from the flag"
+        );
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(b.admit(), Admission::Allowed, "probe");
+        b.record_success();
+        assert_eq!(b.state_name(), "closed");
+        // Healthy again: the next failures count from zero.
+        b.record_failure();
+        assert_eq!(b.state_name(), "closed");
+        assert_eq!(b.admit(), Admission::Allowed);
     }
 
     #[test]

@@ -149,10 +149,15 @@ async fn handle(
     };
     let retryable = is_retryable(&parts.method, &parts.headers);
     let timeout = rule.timeout.unwrap_or(gw.config.resilience.request_timeout);
-    let body = Body::new(http_body_util::Limited::new(
-        body,
-        usize::try_from(limit).unwrap_or(usize::MAX),
-    ));
+    // An empty body cannot exceed the limit: it goes out as it is, without a wrapper.
+    let body = if http_body::Body::is_end_stream(&body) {
+        body
+    } else {
+        Body::new(http_body_util::Limited::new(
+            body,
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        ))
+    };
 
     let mut response = match forward(gw, upstream, parts, uri, body, timeout, retryable).await {
         Ok(resp) => finish_response(resp),
@@ -236,7 +241,22 @@ fn is_retryable(method: &Method, headers: &HeaderMap) -> bool {
         && !headers.contains_key(header::TRANSFER_ENCODING)
 }
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name)
+}
+
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none (or only `Connection`): one pass over the names instead of a
+    // hashed lookup per hop-by-hop name.
+    let mut present = 0;
+    for name in headers.keys() {
+        if is_hop_by_hop(name) {
+            present += 1;
+        }
+    }
+    if present == 0 {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -250,7 +270,12 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
         }
     }
     for name in &HOP_BY_HOP {
-        headers.remove(name);
+        if headers.remove(name).is_some() {
+            present -= 1;
+            if present == 0 {
+                break;
+            }
+        }
     }
 }
 
