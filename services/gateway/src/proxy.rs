@@ -241,20 +241,10 @@ fn is_retryable(method: &Method, headers: &HeaderMap) -> bool {
         && !headers.contains_key(header::TRANSFER_ENCODING)
 }
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(name)
-}
-
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none (or only `Connection`): one pass over the names instead of a
-    // hashed lookup per hop-by-hop name.
-    let mut present = 0;
-    for name in headers.keys() {
-        if is_hop_by_hop(name) {
-            present += 1;
-        }
-    }
-    if present == 0 {
+    // Most messages carry none: one pass over the names instead of a hashed removal per
+    // hop-by-hop name. `Connection` is one of them, so without any there is nothing it names.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
         return;
     }
     if headers.contains_key(header::CONNECTION) {
@@ -270,12 +260,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
         }
     }
     for name in &HOP_BY_HOP {
-        if headers.remove(name).is_some() {
-            present -= 1;
-            if present == 0 {
-                break;
-            }
-        }
+        headers.remove(name);
     }
 }
 

@@ -175,34 +175,20 @@ where
 }
 
 /// `elapsed` as milliseconds with three decimals (`1.234ms`, rounded to the microsecond),
-/// formatted with integers: no floating-point formatting or `String` per request.
+/// formatted from integers into a stack buffer: no floating-point formatting or `String` per
+/// request.
 fn response_time(elapsed: Duration) -> HeaderValue {
+    use std::io::Write as _;
     let micros = (elapsed.as_nanos() + 500) / 1000;
-    let (mut ms, frac) = (micros / 1000, micros % 1000);
-    // u128 milliseconds have at most 36 digits; then '.', three decimals and "ms".
-    let mut buf = [0u8; 48];
-    let mut end = buf.len();
-    for b in b"sm".iter() {
-        end -= 1;
-        buf[end] = *b;
+    // u128 milliseconds have at most 39 digits; then '.', three decimals and "ms".
+    const CAP: usize = 48;
+    let mut buf = [0u8; CAP];
+    let mut rest = &mut buf[..];
+    if write!(rest, "{}.{:03}ms", micros / 1000, micros % 1000).is_err() {
+        return HeaderValue::from_static("0.000ms");
     }
-    let mut f = frac;
-    for _ in 0..3 {
-        end -= 1;
-        buf[end] = b'0' + (f % 10) as u8;
-        f /= 10;
-    }
-    end -= 1;
-    buf[end] = b'.';
-    loop {
-        end -= 1;
-        buf[end] = b'0' + (ms % 10) as u8;
-        ms /= 10;
-        if ms == 0 {
-            break;
-        }
-    }
-    HeaderValue::from_bytes(&buf[end..]).unwrap_or_else(|_| HeaderValue::from_static("0.000ms"))
+    let len = CAP - rest.len();
+    HeaderValue::from_bytes(&buf[..len]).unwrap_or_else(|_| HeaderValue::from_static("0.000ms"))
 }
 
 /// A random (version 4) UUID from the thread's generator: no system call per request.
