@@ -242,9 +242,15 @@ fn is_retryable(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass over the names instead of a hashed removal per
-    // hop-by-hop name. `Connection` is one of them, so without any there is nothing it names.
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+    // One pass over the names finds those present (usually none, or nginx's `Connection`)
+    // instead of a hashed removal per hop-by-hop name. `Connection` is one of them, so
+    // without any there is nothing it names either.
+    let present: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| HOP_BY_HOP.contains(name))
+        .cloned()
+        .collect();
+    if present.is_empty() {
         return;
     }
     if headers.contains_key(header::CONNECTION) {
@@ -259,7 +265,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
+    for name in present {
         headers.remove(name);
     }
 }
