@@ -35,7 +35,7 @@ pub fn register(registry: &mut Registry) {
 async fn sleep(ctx: JobContext) -> Result<Value, JobError> {
     let p: SleepPayload = ctx.payload_as()?;
     if p.effect_first {
-        effect_once(&ctx, &p.marker_dir)?;
+        effect_once(ctx.id(), &p.marker_dir)?;
     }
     for step in 1..=p.steps {
         tokio::select! {
@@ -51,15 +51,15 @@ async fn sleep(ctx: JobContext) -> Result<Value, JobError> {
     let applied = if p.effect_first {
         false
     } else {
-        effect_once(&ctx, &p.marker_dir)?
+        effect_once(ctx.id(), &p.marker_dir)?
     };
     Ok(json!({ "pid": std::process::id(), "attempt": ctx.attempt(), "applied_effect": applied }))
 }
 
 /// Appends one line to `effects.log` unless this job's marker already exists: the marker makes
 /// the effect idempotent across retries and crashed workers.
-fn effect_once(ctx: &JobContext, dir: &std::path::Path) -> Result<bool, JobError> {
-    let marker = dir.join(format!("{}.done", ctx.id()));
+fn effect_once(id: &str, dir: &std::path::Path) -> Result<bool, JobError> {
+    let marker = dir.join(format!("{id}.done"));
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -74,7 +74,50 @@ fn effect_once(ctx: &JobContext, dir: &std::path::Path) -> Result<bool, JobError
         .create(true)
         .open(dir.join("effects.log"))
         .map_err(|e| JobError::retry(format!("effects log: {e}")))?;
-    writeln!(log, "{} {}", ctx.id(), std::process::id())
+    // One write per line: `writeln!` writes each piece separately, and a worker's concurrent
+    // jobs appending at once would interleave them.
+    let line = format!("{id} {}\n", std::process::id());
+    log.write_all(line.as_bytes())
         .map_err(|e| JobError::retry(format!("effects log: {e}")))?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test")]
+
+    use super::*;
+
+    #[test]
+    fn concurrent_effects_each_append_one_whole_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (0..64).map(|i| format!("job-{i:03}")).collect();
+        // All threads write at once, as a worker's concurrent jobs can.
+        let start = std::sync::Barrier::new(ids.len());
+        std::thread::scope(|s| {
+            for id in &ids {
+                let (dir, start) = (dir.path(), &start);
+                s.spawn(move || {
+                    start.wait();
+                    assert!(effect_once(id, dir).unwrap());
+                });
+            }
+        });
+        // A second round finds every marker and appends nothing.
+        for id in &ids {
+            assert!(!effect_once(id, dir.path()).unwrap());
+        }
+        let log = std::fs::read_to_string(dir.path().join("effects.log")).unwrap();
+        let pid = std::process::id().to_string();
+        let mut seen: Vec<&str> = log
+            .lines()
+            .map(|line| {
+                let (id, p) = line.split_once(' ').unwrap();
+                assert_eq!(p, pid, "torn line {line:?} in:\n{log}");
+                id
+            })
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, ids);
+    }
 }
