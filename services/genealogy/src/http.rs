@@ -25,8 +25,8 @@ use crate::service::{
     AncestorNode, CitationInput, CollaboratorInput, EventInput, Family, FamilyMember, Genealogy,
     GenealogyError, KinshipView, MergeOutcome, NewMergeSuggestion, NewPerson, NewRelationship,
     NoteInput, PageRequest, Paged, PathStep, Pedigree, PersonFilter, PersonPatch, PersonSort,
-    PersonView, PlaceInput, RelationshipPatch, RepositoryInput, SourceInput, TreePatch, TreeScope,
-    TreeView, Vital,
+    PersonSummary, PersonView, PlaceInput, RelationshipPatch, RepositoryInput, SourceInput,
+    TreePatch, TreeScope, TreeView, Vital,
 };
 
 /// What the handlers share.
@@ -1170,7 +1170,8 @@ pub fn router(state: ApiState) -> Router {
         read_notification, read_all
     ),
     components(schemas(
-        TreeView, FamilyTree, Collaborator, TreeSettings, Role, PersonView, Name, Sex, Vital,
+        TreeView, FamilyTree, Collaborator, TreeSettings, Role, PersonView, PersonSummary, Name,
+        Sex, Vital,
         Place, PlaceInput, Event, Relationship, Source, Citation, Repository, Note, HistoryEntry,
         MergeSuggestion, Notification, Family, FamilyMember, Pedigree, AncestorNode, KinshipView,
         PathStep, Step, StepKind, MergeOutcome, RoleInput, AcceptInput, MarkedRead

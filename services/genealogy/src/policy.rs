@@ -102,10 +102,20 @@ pub fn person_visibility_in(
     tree: &FamilyTree,
     actor: &Actor,
 ) -> Visibility {
+    visibility_in(person.privacy, living, tree, actor)
+}
+
+/// What `tree` lets the caller see of a person with `privacy`.
+fn visibility_in(
+    privacy: PersonPrivacy,
+    living: bool,
+    tree: &FamilyTree,
+    actor: &Actor,
+) -> Visibility {
     match tree_access(tree, actor) {
         TreeAccess::None => Visibility::Hidden,
         a if a.is_member() => Visibility::Full,
-        _ => match person.privacy {
+        _ => match privacy {
             PersonPrivacy::Private => Visibility::Hidden,
             PersonPrivacy::Public => Visibility::Full,
             PersonPrivacy::TreeDefault if living && tree.settings.mask_living => Visibility::Masked,
@@ -121,10 +131,22 @@ pub fn person_visibility(
     trees: &[FamilyTree],
     actor: &Actor,
 ) -> Visibility {
+    visibility(&person.tree_ids, person.privacy, living, trees, actor)
+}
+
+/// The most any of `trees` that is one of `tree_ids` (a person's trees) lets the caller see
+/// of a person with `privacy`: [`person_visibility`] from the parts of a person it reads.
+pub fn visibility(
+    tree_ids: &[String],
+    privacy: PersonPrivacy,
+    living: bool,
+    trees: &[FamilyTree],
+    actor: &Actor,
+) -> Visibility {
     trees
         .iter()
-        .filter(|t| person.tree_ids.contains(&t.id))
-        .map(|t| person_visibility_in(person, living, t, actor))
+        .filter(|t| tree_ids.contains(&t.id))
+        .map(|t| visibility_in(privacy, living, t, actor))
         .max()
         .unwrap_or(Visibility::Hidden)
 }

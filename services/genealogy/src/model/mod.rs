@@ -17,7 +17,7 @@ pub use person::{ExternalId, NAME_PREFIX_CHARS, Name, NameType, Person, PersonPr
 pub use relationship::{ParentKind, PartnerKind, Relationship, RelationshipKind};
 pub use source::{Citation, Note, Repository, Source};
 pub use tree::{Collaborator, FamilyTree, Role, TreePrivacy, TreeSettings};
-pub use vitals::{ParentLink, VitalEvent, Vitals};
+pub use vitals::{ParentLink, PersonCard, VitalEvent, Vitals};
 
 use serde::{Deserialize, Serialize};
 

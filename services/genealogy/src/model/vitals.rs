@@ -3,7 +3,10 @@
 use dzinza_gedcom::date::GenDate;
 use serde::{Deserialize, Serialize};
 
-use super::{Event, EventType, ParentKind, Place, Relationship, RelationshipKind};
+use super::{
+    Event, EventType, Name, ParentKind, Person, PersonPrivacy, Place, Relationship,
+    RelationshipKind, Sex,
+};
 
 /// A person's vital events (birth, baptism, death, burial, cremation as principal): what a
 /// listing shows (birth and death) and what deciding whether they are living needs.
@@ -27,6 +30,43 @@ pub struct Vitals {
     /// were kept here: readers then query the relationships.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parents: Option<Vec<ParentLink>>,
+    /// What a pedigree shows of the person and what deciding who may see them needs, so that
+    /// a pedigree reads one document per person. `None` in documents written before cards
+    /// were kept here: readers then read the person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<PersonCard>,
+}
+
+/// The part of a [`Person`] a pedigree node shows and its privacy judgement needs, kept in
+/// their [`Vitals`] and rewritten in the same commit as any change to the person.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PersonCard {
+    /// Trees the person belongs to.
+    pub tree_ids: Vec<String>,
+    /// Names, the first being the primary one.
+    pub names: Vec<Name>,
+    /// Sex.
+    #[serde(default)]
+    pub sex: Sex,
+    /// Living, when stated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub living: Option<bool>,
+    /// Privacy.
+    #[serde(default)]
+    pub privacy: PersonPrivacy,
+}
+
+impl PersonCard {
+    /// The card of `person`.
+    pub fn of(person: &Person) -> Self {
+        PersonCard {
+            tree_ids: person.tree_ids.clone(),
+            names: person.names.clone(),
+            sex: person.sex,
+            living: person.living,
+            privacy: person.privacy,
+        }
+    }
 }
 
 /// One parent of a person, as their [`Vitals`] keep it.

@@ -2,6 +2,7 @@
 //! authorization policy ([`crate::policy`]) before touching or returning data.
 
 mod activity;
+mod cards;
 mod codec;
 mod import;
 mod persons;
@@ -11,6 +12,7 @@ mod views;
 mod vitals;
 
 pub use activity::{MergeOutcome, NewMergeSuggestion, NotificationFilter};
+pub use cards::PersonSummary;
 pub use codec::{Stored, doc_of};
 pub use import::{ImportBatch, ImportEvent, ImportOutcome, ImportPerson};
 pub use persons::{

@@ -199,7 +199,12 @@ const JDN_UNIX_EPOCH: i64 = 2_440_588;
 /// long dead is a smaller harm than exposing someone alive. `vitals` are the person's own
 /// ([`VitalEvent::of`]).
 pub fn is_living(person: &Person, vitals: &[VitalEvent], now: Millis) -> bool {
-    if let Some(stated) = person.living {
+    living_as_stated(person.living, vitals, now)
+}
+
+/// [`is_living`] from the person's stated living flag (`stated`).
+pub fn living_as_stated(stated: Option<bool>, vitals: &[VitalEvent], now: Millis) -> bool {
+    if let Some(stated) = stated {
         return stated;
     }
     if vitals.iter().any(|e| e.event_type.implies_death()) {
@@ -219,7 +224,7 @@ pub fn is_living(person: &Person, vitals: &[VitalEvent], now: Millis) -> bool {
     born.is_none_or(|jdn| jdn > limit)
 }
 
-fn vital(vitals: &[VitalEvent], types: [EventType; 2]) -> Option<Vital> {
+pub(super) fn vital(vitals: &[VitalEvent], types: [EventType; 2]) -> Option<Vital> {
     let [first, second] = types;
     let pick = |t: &EventType| {
         vitals
@@ -348,18 +353,6 @@ impl Genealogy {
         cache: &mut HashMap<String, FamilyTree>,
     ) -> Result<Vec<Seen>> {
         self.judge(actor, persons, cache, Some(HashMap::new()))
-            .await
-    }
-
-    /// [`Genealogy::see_many`] with the [`Vitals`] of some of the persons already read.
-    pub(crate) async fn see_many_knowing(
-        &self,
-        actor: &Actor,
-        persons: Vec<Person>,
-        vitals: HashMap<String, Vitals>,
-    ) -> Result<Vec<Seen>> {
-        let known = vitals.into_iter().map(|(id, v)| (id, v.events)).collect();
-        self.judge(actor, persons, &mut HashMap::new(), Some(known))
             .await
     }
 

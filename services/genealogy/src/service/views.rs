@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::cards::PersonSummary;
 use super::persons::{PersonView, Seen};
 use super::{Genealogy, Result, Stored as _, invalid};
 use crate::kinship::{self, FamilyGraph, StepKind};
@@ -48,8 +49,8 @@ pub struct Family {
 /// One person in a pedigree.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AncestorNode {
-    /// The person.
-    pub person: PersonView,
+    /// The person, summarised.
+    pub person: PersonSummary,
     /// Generations from the root (parents are 1).
     pub generation: u32,
     /// The person one generation nearer the root (the child for ancestors, the parent for
@@ -97,12 +98,12 @@ struct Step {
     sort: String,
 }
 
-/// What a pedigree walk reached: the links by the person they lead from, and everyone's
-/// vitals (where stored) and document.
+/// What a pedigree walk reached: the links by the person they lead from, everyone reached
+/// but the root, and their vitals where stored.
 struct Walk {
     links: HashMap<String, Vec<Step>>,
-    cards: HashMap<String, Vitals>,
-    persons: Vec<Person>,
+    reached: Vec<String>,
+    vitals: HashMap<String, Vitals>,
 }
 
 /// The steps parent–child relationships make, upwards (child to parent) or down.
@@ -253,16 +254,11 @@ impl Genealogy {
         let (root, walked) = tokio::try_join!(self.see(actor, id), self.walk(id, generations, up))?;
         let Walk {
             links,
-            cards,
-            persons,
+            reached,
+            vitals,
         } = walked;
-        let seen: HashMap<String, Seen> = self
-            .see_many_knowing(actor, persons, cards)
-            .await?
-            .into_iter()
-            .filter(|s| s.vis != Visibility::Hidden)
-            .map(|s| (s.person.id.clone(), s))
-            .collect();
+        let people = self.cards(&reached, vitals).await?;
+        let seen = self.summarize(actor, people).await?;
         let mut nodes = Vec::new();
         let mut visited: HashSet<String> = HashSet::from([id.to_owned()]);
         let mut frontier = vec![id.to_owned()];
@@ -284,7 +280,7 @@ impl Genealogy {
                 // reveal who they connect.
                 if let Some(s) = seen.get(&step.to) {
                     nodes.push(AncestorNode {
-                        person: s.view(),
+                        person: s.clone(),
                         generation,
                         via: step.via.clone(),
                         kind: kind_name(&step.kind),
@@ -304,40 +300,29 @@ impl Genealogy {
     }
 
     /// Everyone `generations` up (or down) from `id` regardless of visibility, with the links
-    /// followed and each person's document and vitals (not the root's).
+    /// followed and each person's vitals (not the root's).
     ///
-    /// The walk reads links alone first and judges everyone in one batch afterwards: a load
-    /// and judgement per generation was most of a deep pedigree's time. Going up, each
-    /// person's parent links come with their vitals (one read by id per person, which the
-    /// judging needs anyway); going down, and for persons whose vitals do not keep links yet,
-    /// from the relationships. A generation's persons are read while its links are, on
-    /// another connection, so the next step does not wait for them.
+    /// The walk reads links alone first and everyone is judged in one batch afterwards: a load
+    /// and judgement per generation was most of a deep pedigree's time. Each person's vitals
+    /// are one read by id and keep what the judging and the node need (their card and vital
+    /// events) and, going up, their parent links; going down, and for persons whose vitals do
+    /// not keep links yet, the links come from the relationships, read while the vitals are.
     async fn walk(&self, id: &str, generations: u32, up: bool) -> Result<Walk> {
         let mut walk = Walk {
             links: HashMap::new(),
-            cards: HashMap::new(),
-            persons: Vec::new(),
+            reached: Vec::new(),
+            vitals: HashMap::new(),
         };
         let mut reached: HashSet<String> = HashSet::from([id.to_owned()]);
         let mut frontier = vec![id.to_owned()];
         for generation in 0..=generations {
             let last = generation == generations;
-            let (read, persons, down) = tokio::try_join!(
-                self.load_many::<Vitals>(&frontier),
-                async {
-                    match generation {
-                        0 => Ok(Vec::new()),
-                        _ => self.load_many::<Person>(&frontier).await,
-                    }
-                },
-                async {
-                    match up || last {
-                        true => Ok(Vec::new()),
-                        false => self.rels("parent", &frontier).await,
-                    }
-                },
-            )?;
-            walk.persons.extend(persons);
+            let (read, down) = tokio::try_join!(self.load_many::<Vitals>(&frontier), async {
+                match up || last {
+                    true => Ok(Vec::new()),
+                    false => self.rels("parent", &frontier).await,
+                }
+            },)?;
             let mut steps = Vec::new();
             if !last && up {
                 let linked: HashSet<&str> = read
@@ -363,7 +348,7 @@ impl Genealogy {
             }
             steps.extend(step_of(&down, up));
             if generation > 0 {
-                walk.cards
+                walk.vitals
                     .extend(read.into_iter().map(|v| (v.id.clone(), v)));
             }
             let mut next = Vec::new();
@@ -376,6 +361,7 @@ impl Genealogy {
             if next.is_empty() {
                 break;
             }
+            walk.reached.extend(next.iter().cloned());
             frontier = next;
         }
         Ok(walk)

@@ -1,5 +1,5 @@
-//! Keeping each person's [`Vitals`] in step with their events and parent links, in the same
-//! commit.
+//! Keeping each person's [`Vitals`] in step with their events, parent links and card, in the
+//! same commit.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::codec::Stored;
 use super::{Genealogy, Result, doc_of};
 use crate::model::{
-    Change, Collection, Event, ParentLink, Person, Relationship, RelationshipKind, VitalEvent,
-    Vitals,
+    Change, Collection, Event, ParentLink, Person, PersonCard, Relationship, RelationshipKind,
+    VitalEvent, Vitals,
 };
 use crate::store::{Expect, Query, Write};
 
@@ -46,9 +46,10 @@ fn child_of(r: &Relationship) -> Option<&str> {
 }
 
 impl Genealogy {
-    /// The writes that bring the [`Vitals`] of everyone whose vital events or parent links
-    /// `changes` touch up to date (and remove those of deleted persons). Every rewrite derives
-    /// both parts, so a document written before parent links were kept gains them.
+    /// The writes that bring the [`Vitals`] of everyone whose person document, vital events or
+    /// parent links `changes` touch up to date (and remove those of deleted persons). Every
+    /// rewrite derives all three parts, so a document written before parent links or cards
+    /// were kept gains them.
     ///
     /// Each rewrite expects the vitals as read *before* the events are read and bumps their
     /// version, so two commits that derive them from different states of the events cannot
@@ -58,6 +59,7 @@ impl Genealogy {
         let mut deleted: BTreeSet<String> = BTreeSet::new();
         let mut changed_events: Vec<(&str, Option<Event>)> = Vec::new();
         let mut changed_rels: Vec<(&str, Option<Relationship>)> = Vec::new();
+        let mut changed_persons: Vec<(&str, Option<Person>)> = Vec::new();
         for c in changes {
             match c.collection {
                 Collection::Relationships => {
@@ -83,6 +85,9 @@ impl Genealogy {
                 }
                 Collection::Persons => {
                     deleted.remove(&c.id);
+                    // The card follows the person.
+                    touched.insert(c.id.clone());
+                    changed_persons.push((&c.id, stored_as(&c.after)));
                 }
                 _ => {}
             }
@@ -117,26 +122,16 @@ impl Genealogy {
                 parents_of.entry(child).or_default().push(r);
             }
         }
-        let mut exists: BTreeSet<String> = self
-            .load_many::<Person>(&ids)
-            .await?
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
-        // Persons created in this very commit.
-        exists.extend(
-            changes
-                .iter()
-                .filter(|c| c.collection == Collection::Persons && c.after.is_some())
-                .map(|c| c.id.clone()),
-        );
+        // The persons as this commit leaves them: those it does not change as stored, those
+        // it creates or changes as changed (a person absent from both does not exist).
+        let persons = overlaid(self.load_many::<Person>(&ids).await?, changed_persons);
         let mut by_person: HashMap<&str, Vec<&Event>> = HashMap::new();
         for e in events.values() {
             for p in &e.participants {
                 by_person.entry(p.person_id.as_str()).or_default().push(e);
             }
         }
-        for id in ids.iter().filter(|id| exists.contains(*id)) {
+        for (id, person) in ids.iter().filter_map(|id| Some((id, persons.get(id)?))) {
             let mine = by_person.get(id.as_str()).map_or(&[][..], Vec::as_slice);
             let old = current.get(id);
             let new = Vitals {
@@ -151,6 +146,7 @@ impl Genealogy {
                         .map(|r| (*r, r.sort())),
                     id,
                 )),
+                card: Some(PersonCard::of(person)),
             };
             let expect = match old {
                 Some(v) => Expect::Body(super::codec::value_of(v)),

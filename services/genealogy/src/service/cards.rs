@@ -1,0 +1,171 @@
+//! The compact view of a person that a pedigree shows, built from the [`PersonCard`] their
+//! vitals keep (one document per person) and judged by the same policy as a full person.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::persons::{Vital, living_as_stated, vital};
+use super::{Genealogy, Result};
+use crate::model::{
+    Collection, Event, EventType, Name, Person, PersonCard, PersonPrivacy, Sex, VitalEvent, Vitals,
+};
+use crate::policy::{self, Actor, Visibility};
+use crate::store::Query;
+
+/// A person as a pedigree shows them: the fields of a full person view that a chart needs
+/// (the rest is one `GET /persons/{id}` away).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PersonSummary {
+    /// Id.
+    pub id: String,
+    /// Trees.
+    pub tree_ids: Vec<String>,
+    /// Names ("Living" when masked).
+    pub names: Vec<Name>,
+    /// Sex.
+    pub sex: Sex,
+    /// Whether living (stated or inferred).
+    pub living: bool,
+    /// Privacy.
+    pub privacy: PersonPrivacy,
+    /// Birth (or baptism when no birth is recorded).
+    pub birth: Option<Vital>,
+    /// Death (or burial when no death is recorded).
+    pub death: Option<Vital>,
+    /// Whether details are withheld (living person in a tree the caller does not belong to).
+    pub masked: bool,
+}
+
+/// A person's card and vital events: what summarising them needs.
+pub(crate) struct Carded {
+    pub id: String,
+    pub card: PersonCard,
+    pub vitals: Vec<VitalEvent>,
+}
+
+/// Renders a summary for a caller with visibility `vis` (never `Hidden`), as
+/// [`super::render`] renders a full view.
+fn summary(p: Carded, living: bool, vis: Visibility) -> PersonSummary {
+    if vis != Visibility::Full {
+        return PersonSummary {
+            id: p.id,
+            tree_ids: p.card.tree_ids,
+            names: vec![Name {
+                given: "Living".into(),
+                ..Name::default()
+            }],
+            sex: p.card.sex,
+            living: true,
+            privacy: p.card.privacy,
+            birth: None,
+            death: None,
+            masked: true,
+        };
+    }
+    PersonSummary {
+        birth: vital(&p.vitals, [EventType::Birth, EventType::Baptism]),
+        death: vital(&p.vitals, [EventType::Death, EventType::Burial]),
+        id: p.id,
+        tree_ids: p.card.tree_ids,
+        names: p.card.names,
+        sex: p.card.sex,
+        living,
+        privacy: p.card.privacy,
+        masked: false,
+    }
+}
+
+impl Genealogy {
+    /// The cards and vital events of the persons `ids` that exist: from their vitals in
+    /// `known` (or read) where those keep a card; else from the person document, and from
+    /// their events where no vitals are stored (data written before either was kept).
+    pub(crate) async fn cards(
+        &self,
+        ids: &[String],
+        mut known: HashMap<String, Vitals>,
+    ) -> Result<Vec<Carded>> {
+        let unread: Vec<String> = ids
+            .iter()
+            .filter(|id| !known.contains_key(*id))
+            .cloned()
+            .collect();
+        for v in self.load_many::<Vitals>(&unread).await? {
+            known.insert(v.id.clone(), v);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        let mut no_card = Vec::new();
+        for id in ids {
+            match known.remove(id) {
+                Some(Vitals {
+                    id,
+                    events,
+                    card: Some(card),
+                    ..
+                }) => out.push(Carded {
+                    id,
+                    card,
+                    vitals: events,
+                }),
+                other => no_card.push((id.clone(), other.map(|v| v.events))),
+            }
+        }
+        if no_card.is_empty() {
+            return Ok(out);
+        }
+        let persons: Vec<Person> = self
+            .load_many(&no_card.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>())
+            .await?;
+        let no_vitals: Vec<String> = no_card
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        let events: Vec<Event> = if no_vitals.is_empty() {
+            Vec::new()
+        } else {
+            self.find::<Event>(&Query::by_keys(Collection::Events, "person", &no_vitals))
+                .await?
+                .0
+        };
+        let mut stored: HashMap<String, Option<Vec<VitalEvent>>> = no_card.into_iter().collect();
+        for person in persons {
+            let vitals = match stored.remove(&person.id).flatten() {
+                Some(v) => v,
+                None => VitalEvent::of(&events, &person.id),
+            };
+            out.push(Carded {
+                card: PersonCard::of(&person),
+                id: person.id,
+                vitals,
+            });
+        }
+        Ok(out)
+    }
+
+    /// What the caller sees of each of `people`, by id; those hidden from them are left out.
+    pub(crate) async fn summarize(
+        &self,
+        actor: &Actor,
+        people: Vec<Carded>,
+    ) -> Result<HashMap<String, PersonSummary>> {
+        let mut tree_ids: Vec<String> = people
+            .iter()
+            .flat_map(|p| p.card.tree_ids.iter().cloned())
+            .collect();
+        tree_ids.sort();
+        tree_ids.dedup();
+        let trees = self.trees(&mut HashMap::new(), &tree_ids).await?;
+        let now = self.now();
+        Ok(people
+            .into_iter()
+            .filter_map(|p| {
+                let living = living_as_stated(p.card.living, &p.vitals, now);
+                let vis =
+                    policy::visibility(&p.card.tree_ids, p.card.privacy, living, &trees, actor);
+                (vis != Visibility::Hidden).then(|| (p.id.clone(), summary(p, living, vis)))
+            })
+            .collect())
+    }
+}
