@@ -40,6 +40,17 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / hz)
 }
 
+/// CPU seconds of process `pid` and its direct children (nginx's master and workers).
+fn tree_cpu_seconds(pid: u32) -> Option<f64> {
+    let own = cpu_seconds(pid)?;
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    let workers: Option<f64> = children
+        .split_whitespace()
+        .map(|c| c.parse().ok().and_then(cpu_seconds))
+        .sum();
+    Some(own + workers?)
+}
+
 struct Killer(Vec<Child>);
 
 impl Drop for Killer {
@@ -96,6 +107,7 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
     let mut build = true;
     let mut dzinza = None;
     let mut threads = None;
+    let mut shared_upstream = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match *a {
@@ -115,6 +127,7 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
                         .to_string(),
                 );
             }
+            "--nginx-shared-upstream" => shared_upstream = true,
             other => bail!("unknown option {other}"),
         }
     }
@@ -144,16 +157,31 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
     let bare_proxy = target_dir().join("release/examples/bare_proxy");
 
     let dir = std::env::temp_dir().join(format!("dzinza-bench-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("logs"))?;
+    std::fs::create_dir_all(&dir)?;
     let (upstream, proxy, gateway, bare) = (port()?, port()?, port()?, port()?);
     let issuer = TestIssuer::new("bench");
-    std::fs::write(dir.join("jwks.json"), issuer.jwks().to_string())?;
+    for d in ["upstream", "proxy"] {
+        std::fs::create_dir_all(dir.join(d).join("logs"))?;
+        std::fs::write(dir.join(d).join("jwks.json"), issuer.jwks().to_string())?;
+    }
     let token = issuer.sign(&{
         let mut c = issuer.claims("bench-user", &["USER"]);
         c["exp"] = serde_json::json!(dzinza_kit::testing::now() + 3600);
         c
     });
-    write_nginx_conf(&dir, upstream, proxy)?;
+    // By default the upstream is an nginx of its own, so the reference proxy, like the
+    // gateway, hands every request to another process. With `--nginx-shared-upstream` one
+    // nginx serves both (the layout of the runs before 2026-12-07): a proxied request can
+    // then be answered by the worker that forwarded it, without waking another process, a
+    // shortcut no separate proxy has.
+    let upstream_conf = dir.join("upstream");
+    let proxy_conf = dir.join("proxy");
+    if shared_upstream {
+        write_nginx_conf(&proxy_conf, upstream, true, Some(proxy))?;
+    } else {
+        write_nginx_conf(&upstream_conf, upstream, true, None)?;
+        write_nginx_conf(&proxy_conf, upstream, false, Some(proxy))?;
+    }
     std::fs::write(
         dir.join("gateway.yaml"),
         "rate_limits:\n  anonymous: {per_minute: 600000000, burst: 10000000}\n  \
@@ -162,17 +190,27 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
     )?;
 
     let mut procs = Killer(Vec::new());
-    procs.0.push(
-        Command::new("nginx")
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting nginx")?,
-    );
+    let nginxes: &[&Path] = match shared_upstream {
+        true => &[&proxy_conf],
+        false => &[&upstream_conf, &proxy_conf],
+    };
+    for conf in nginxes {
+        procs.0.push(
+            Command::new("nginx")
+                .arg("-p")
+                .arg(conf)
+                .arg("-c")
+                .arg(conf.join("nginx.conf"))
+                .args(["-g", "daemon off;"])
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting nginx")?,
+        );
+    }
+    // nginx's own CPU per request is only its proxying when the upstream lives elsewhere.
+    let nginx_pid = (!shared_upstream)
+        .then(|| procs.0.last().map(Child::id))
+        .flatten();
     let mut gateway_cmd = Command::new(&dzinza);
     if let Some(threads) = &threads {
         gateway_cmd.env("DZINZA_GATEWAY_THREADS", threads);
@@ -224,7 +262,7 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
         (
             "client → nginx → upstream",
             format!("http://127.0.0.1:{proxy}/api/v1/trees/42"),
-            None,
+            nginx_pid,
         ),
         (
             "client → bare axum + hyper proxy (floor) → upstream",
@@ -237,9 +275,9 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
     for (name, url, pid) in &scenarios {
         // A short warm-up fills connection pools and the JWKS cache.
         wrk(url, &auth, "2s", &connections)?;
-        let cpu_before = pid.and_then(cpu_seconds);
+        let cpu_before = pid.and_then(tree_cpu_seconds);
         let out = wrk(url, &auth, &duration, &connections)?;
-        let cpu_after = pid.and_then(cpu_seconds);
+        let cpu_after = pid.and_then(tree_cpu_seconds);
         let mut run = parse_wrk(name, &out)?;
         if let (Some(a), Some(b), Some(n)) = (cpu_before, cpu_after, requests(&out)) {
             run.cpu_us_per_req = Some((b - a) * 1e6 / n);
@@ -278,9 +316,13 @@ pub fn gateway(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
     );
     let _ = writeln!(
         md,
-        "wrk -t1 -c{connections} -d{duration} --latency; gateway threads: {}; machine: {}; \
-         load average (1/5/15 min) before: {load_before}, after: {load_after}",
+        "wrk -t1 -c{connections} -d{duration} --latency; gateway threads: {}; nginx upstream: {}; \
+         machine: {}; load average (1/5/15 min) before: {load_before}, after: {load_after}",
         threads.as_deref().unwrap_or("default"),
+        match shared_upstream {
+            true => "shared with the reference proxy (2 workers)",
+            false => "separate (2 workers each)",
+        },
         machine()
     );
     println!("{md}");
@@ -373,8 +415,43 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}")
 }
 
-fn write_nginx_conf(dir: &Path, upstream: u16, proxy: u16) -> anyhow::Result<()> {
+/// Writes `DIR/nginx.conf` for an nginx serving the upstream, the reference proxy, or both.
+fn write_nginx_conf(
+    dir: &Path,
+    upstream: u16,
+    serves_upstream: bool,
+    proxy: Option<u16>,
+) -> anyhow::Result<()> {
     let d = dir.display();
+    let mut servers = String::new();
+    if serves_upstream {
+        // The upstream every scenario reaches: a small JSON answer, plus the JWKS file.
+        let _ = write!(
+            servers,
+            r#"
+    server {{
+        listen 127.0.0.1:{upstream};
+        location = /jwks.json {{ root {d}; }}
+        location / {{ default_type application/json; return 200 '{{"id":"42","name":"Tree"}}'; }}
+    }}"#
+        );
+    }
+    if let Some(proxy) = proxy {
+        // The reference reverse proxy, to the upstream port the proxied scenarios share.
+        let _ = write!(
+            servers,
+            r#"
+    server {{
+        listen 127.0.0.1:{proxy};
+        location / {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }}
+    }}"#
+        );
+    }
     let conf = format!(
         r#"worker_processes 2;
 error_log {d}/logs/error.log warn;
@@ -389,23 +466,7 @@ http {{
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
     keepalive_requests 1000000;
-    upstream app {{ server 127.0.0.1:{upstream}; keepalive 256; }}
-    # The upstream every scenario reaches: a small JSON answer, plus the JWKS file.
-    server {{
-        listen 127.0.0.1:{upstream};
-        location = /jwks.json {{ root {d}; }}
-        location / {{ default_type application/json; return 200 '{{"id":"42","name":"Tree"}}'; }}
-    }}
-    # The reference reverse proxy.
-    server {{
-        listen 127.0.0.1:{proxy};
-        location / {{
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-Forwarded-For $remote_addr;
-        }}
-    }}
+    upstream app {{ server 127.0.0.1:{upstream}; keepalive 256; }}{servers}
 }}
 "#
     );
