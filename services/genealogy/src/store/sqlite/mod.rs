@@ -126,11 +126,23 @@ impl SqliteStore {
 
     /// A query's page and the total.
     async fn page<T: Decode>(&self, q: &Query) -> Result<(Vec<T>, u64), StoreError> {
-        let plan = sql::plan(q)?;
         if let Some(readers) = &self.readers {
             // Page and count on one connection in one task: one hand-over instead of two.
-            return readers.run(move |conn| reads::page(conn, &plan)).await;
+            let q = q.clone();
+            return readers.run(move |conn| reads::page(conn, &q)).await;
         }
+        if let Some(count) = sql::key_count(q) {
+            // As `reads::page` does, on the in-memory pool (one connection, so one snapshot).
+            let total = self.count(count).await?;
+            let near = sql::from_the_end(q, total);
+            let page = sql::plan(near.as_ref().unwrap_or(q))?.page;
+            let mut items = self.fetch(Cow::Owned(page.sql), page.args).await?;
+            if near.is_some() {
+                items.reverse();
+            }
+            return Ok((items, total));
+        }
+        let plan = sql::plan(q)?;
         let Plan {
             page,
             count,
@@ -140,11 +152,16 @@ impl SqliteStore {
         if let Some(total) = window.known_total(items.len()) {
             return Ok((items, total));
         }
+        Ok((items, self.count(count).await?))
+    }
+
+    /// The single number a count statement selects.
+    async fn count(&self, count: sql::Stmt) -> Result<u64, StoreError> {
         let total: i64 =
             sqlx::query_scalar_with(sqlx::AssertSqlSafe(count.sql), sqlx_args(count.args)?)
                 .fetch_one(&self.pool)
                 .await?;
-        Ok((items, u64::try_from(total).unwrap_or(0)))
+        Ok(u64::try_from(total).unwrap_or(0))
     }
 }
 

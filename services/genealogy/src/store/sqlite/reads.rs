@@ -15,9 +15,9 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use tokio::sync::Semaphore;
 
-use super::sql::{Arg, Plan};
+use super::sql::{self, Arg, Stmt};
 use super::{BUSY_TIMEOUT, CACHE_KIB, Decode, MMAP_SIZE};
-use crate::store::StoreError;
+use crate::store::{Query, StoreError};
 
 /// Connections reading at once (as many as the sqlx pool has).
 const READERS: usize = 8;
@@ -140,13 +140,32 @@ pub(super) fn all<T: Decode>(
 }
 
 /// A query's page and its total.
-pub(super) fn page<T: Decode>(conn: &Connection, plan: &Plan) -> Result<(Vec<T>, u64), StoreError> {
+pub(super) fn page<T: Decode>(conn: &Connection, q: &Query) -> Result<(Vec<T>, u64), StoreError> {
+    if let Some(count) = sql::key_count(q) {
+        // Total first, to read a deep page from the nearer end; one snapshot for both.
+        let tx = conn.unchecked_transaction()?;
+        let total = count_of(conn, &count)?;
+        let near = sql::from_the_end(q, total);
+        let plan = sql::plan(near.as_ref().unwrap_or(q))?;
+        let mut items = all(conn, &plan.page.sql, &plan.page.args)?;
+        tx.finish()?;
+        if near.is_some() {
+            items.reverse();
+        }
+        return Ok((items, total));
+    }
+    let plan = sql::plan(q)?;
     let items = all(conn, &plan.page.sql, &plan.page.args)?;
     if let Some(total) = plan.window.known_total(items.len()) {
         return Ok((items, total));
     }
+    Ok((items, count_of(conn, &plan.count)?))
+}
+
+/// The single number a count statement selects.
+fn count_of(conn: &Connection, count: &Stmt) -> Result<u64, StoreError> {
     let total: i64 = conn
-        .prepare_cached(&plan.count.sql)?
-        .query_row(rusqlite::params_from_iter(&plan.count.args), |r| r.get(0))?;
-    Ok((items, u64::try_from(total).unwrap_or(0)))
+        .prepare_cached(&count.sql)?
+        .query_row(rusqlite::params_from_iter(&count.args), |r| r.get(0))?;
+    Ok(u64::try_from(total).unwrap_or(0))
 }

@@ -118,22 +118,8 @@ pub(super) fn plan(q: &Query) -> Result<Plan, StoreError> {
         ),
         args,
     };
-    let single_key = match (&q.select, q.narrow.is_empty() && q.fields.is_empty()) {
-        (Select::Any(pairs), true) => match pairs.as_slice() {
-            [(key, value)] => Some((key, value)),
-            _ => None,
-        },
-        _ => None,
-    };
-    let count = if let Some((key, value)) = single_key {
-        Stmt {
-            sql: KEY_COUNT.to_owned(),
-            args: vec![
-                q.collection.as_str().into(),
-                key.as_str().into(),
-                value.as_str().into(),
-            ],
-        }
+    let count = if let Some(count) = key_count(q) {
+        count
     } else if repeat {
         Stmt {
             sql: format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {cond}{group})"),
@@ -152,6 +138,56 @@ pub(super) fn plan(q: &Query) -> Result<Plan, StoreError> {
             offset: q.offset,
             limit: q.limit,
         },
+    })
+}
+
+/// The one key and value a query selects by, when that is all it asks.
+fn single_key(q: &Query) -> Option<(&str, &str)> {
+    match (&q.select, q.narrow.is_empty() && q.fields.is_empty()) {
+        (Select::Any(pairs), true) => match pairs.as_slice() {
+            [(key, value)] => Some((key, value)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The count of a query that selects by one key and value alone: kept ahead by migration
+/// 0004's triggers where it can be, so it costs one lookup and can be known before the page.
+pub(super) fn key_count(q: &Query) -> Option<Stmt> {
+    let (key, value) = single_key(q)?;
+    Some(Stmt {
+        sql: KEY_COUNT.to_owned(),
+        args: vec![q.collection.as_str().into(), key.into(), value.into()],
+    })
+}
+
+/// The same window read from the other end of the listing, when that skips fewer index
+/// entries than the offset does (its rows come back in the opposite order): an offset skips
+/// index entries one by one, so without this the last page of 100,000 people costs as much
+/// as reading all their keys. A window past the end reads nothing. Orders are total (ties go
+/// by id, descending orders reverse them), so the reversed rows are exactly the window.
+pub(super) fn from_the_end(q: &Query, total: u64) -> Option<Query> {
+    let limit = q.limit?;
+    if q.offset >= total {
+        return Some(Query {
+            offset: 0,
+            limit: Some(0),
+            ..q.clone()
+        });
+    }
+    let end = q.offset.saturating_add(limit).min(total);
+    let skip = total - end;
+    (skip < q.offset).then(|| Query {
+        order: match q.order {
+            Order::Sort => Order::SortDesc,
+            Order::SortDesc => Order::Sort,
+            Order::UpdatedDesc => Order::Updated,
+            Order::Updated => Order::UpdatedDesc,
+        },
+        offset: skip,
+        limit: Some(end - q.offset),
+        ..q.clone()
     })
 }
 
