@@ -132,11 +132,22 @@ impl SqliteStore {
             return readers.run(move |conn| reads::page(conn, &q)).await;
         }
         if let Some(count) = sql::key_count(q) {
-            // As `reads::page` does, on the in-memory pool (one connection, so one snapshot).
-            let total = self.count(count).await?;
+            // As `reads::page` does, in one transaction so count and page see one snapshot.
+            let mut tx = self.pool.begin().await?;
+            let total: i64 =
+                sqlx::query_scalar_with(sqlx::AssertSqlSafe(count.sql), sqlx_args(count.args)?)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let total = u64::try_from(total).unwrap_or(0);
             let near = sql::from_the_end(q, total);
             let page = sql::plan(near.as_ref().unwrap_or(q))?.page;
-            let mut items = self.fetch(Cow::Owned(page.sql), page.args).await?;
+            let mut items = sqlx::query_with(sqlx::AssertSqlSafe(page.sql), sqlx_args(page.args)?)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(T::from_sqlx)
+                .collect::<Result<Vec<T>, _>>()?;
+            tx.commit().await?;
             if near.is_some() {
                 items.reverse();
             }
