@@ -5,25 +5,31 @@ use dzinza_operator::DzinzaPlatform;
 use kube::CustomResourceExt;
 use kube::core::cel::{validate_cel, validate_cel_update};
 
-const CRD_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../crds/dzinzaplatforms.dzinza.io.yaml"
-);
+/// This package's directory as cargo gives it to the running test, not as compiled in: a test
+/// binary reused from a target directory another checkout built must read this checkout.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
+/// The checked-in CRD.
+fn crd_path() -> std::path::PathBuf {
+    manifest_dir().join("../crds/dzinzaplatforms.dzinza.io.yaml")
+}
 
 #[test]
 fn checked_in_crd_matches_the_types() {
     let generated = serde_yaml::to_string(&DzinzaPlatform::crd()).expect("crd serialises");
-    let on_disk = std::fs::read_to_string(CRD_PATH).unwrap_or_default();
+    let on_disk = std::fs::read_to_string(crd_path()).unwrap_or_default();
     assert!(
         generated == on_disk,
         "crds/dzinzaplatforms.dzinza.io.yaml is stale: run \
          `cargo run -p dzinza-operator -- crd > crds/dzinzaplatforms.dzinza.io.yaml` \
          and copy it to charts/dzinza-operator/crds/"
     );
-    let chart_copy = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../charts/dzinza-operator/crds/dzinzaplatforms.dzinza.io.yaml"
-    ))
+    let chart_copy = std::fs::read_to_string(
+        manifest_dir().join("../charts/dzinza-operator/crds/dzinzaplatforms.dzinza.io.yaml"),
+    )
     .unwrap_or_default();
     assert!(generated == chart_copy, "the chart's CRD copy is stale");
 }
@@ -107,11 +113,8 @@ fn messages(p: &DzinzaPlatform) -> Vec<String> {
 #[test]
 fn examples_and_defaults_pass_every_rule() {
     for file in ["minimal.yaml", "production.yaml"] {
-        let yaml = std::fs::read_to_string(format!(
-            "{}/../docs/examples/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .expect("example exists");
+        let yaml = std::fs::read_to_string(manifest_dir().join("../docs/examples").join(file))
+            .expect("example exists");
         let p = platform(&yaml);
         assert_eq!(messages(&p), Vec::<String>::new(), "{file}");
     }
@@ -262,7 +265,7 @@ fn binary_prints_the_crd_and_its_rbac_needs() {
         .output()
         .expect("runs");
     assert!(out.status.success());
-    let on_disk = std::fs::read_to_string(CRD_PATH).unwrap_or_default();
+    let on_disk = std::fs::read_to_string(crd_path()).unwrap_or_default();
     assert_eq!(String::from_utf8_lossy(&out.stdout), on_disk);
 
     let out = std::process::Command::new(bin)

@@ -17,6 +17,13 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 
+/// This package's directory as cargo gives it to the running test, not as compiled in: a test
+/// binary reused from a target directory another checkout built must read this checkout.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
 const NS: &str = "dzinza-e2e";
 const OPERATOR_NS: &str = "dzinza-system";
 
@@ -51,8 +58,8 @@ async fn install_apply_scale_delete() {
         std::env::var_os("KUBECONFIG").is_some(),
         "KUBECONFIG is not set"
     );
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    run(Command::new("helm").current_dir(root).args([
+    let root = manifest_dir().join("..");
+    run(Command::new("helm").current_dir(&root).args([
         "upgrade",
         "--install",
         "dzinza-operator",
@@ -77,8 +84,7 @@ async fn install_apply_scale_delete() {
         serde_json::from_value(serde_json::json!({"metadata": {"name": NS}})).expect("ns");
     let _ = namespaces.create(&PostParams::default(), &ns).await;
 
-    let yaml =
-        std::fs::read_to_string(format!("{root}/docs/examples/minimal.yaml")).expect("example");
+    let yaml = std::fs::read_to_string(root.join("docs/examples/minimal.yaml")).expect("example");
     let mut p: DzinzaPlatform = serde_yaml::from_str(&yaml).expect("example parses");
     p.metadata.namespace = Some(NS.into());
     p.spec.version = tag();

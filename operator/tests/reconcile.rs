@@ -21,6 +21,13 @@ use kube::{Client, ResourceExt};
 use kube_fake_client::{ClientBuilder, interceptor};
 use serde_json::json;
 
+/// This package's directory as cargo gives it to the running test, not as compiled in: a test
+/// binary reused from a target directory another checkout built must read this checkout.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
 const NS: &str = "dzinza";
 
 /// Every write the operator made, as "patch NAME" / "delete NAME" / "status NAME".
@@ -48,11 +55,8 @@ struct Env {
 }
 
 fn minimal() -> DzinzaPlatform {
-    let yaml = std::fs::read_to_string(format!(
-        "{}/../docs/examples/minimal.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("example exists");
+    let yaml = std::fs::read_to_string(manifest_dir().join("../docs/examples/minimal.yaml"))
+        .expect("example exists");
     serde_yaml::from_str(&yaml).expect("example parses")
 }
 

@@ -13,14 +13,18 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde_json::Value;
 
+/// This package's directory as cargo gives it to the running test, not as compiled in: a test
+/// binary reused from a target directory another checkout built must read this checkout.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
 const UID: &str = "7f3c1a52-0000-4000-8000-000000000001";
 
 fn example(file: &str) -> DzinzaPlatform {
-    let yaml = std::fs::read_to_string(format!(
-        "{}/../docs/examples/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("example exists");
+    let yaml = std::fs::read_to_string(manifest_dir().join("../docs/examples").join(file))
+        .expect("example exists");
     let mut p: DzinzaPlatform = serde_yaml::from_str(&yaml).expect("example parses");
     p.metadata.uid = Some(UID.into());
     p

@@ -47,6 +47,15 @@ fn test(extra: &[&str]) -> anyhow::Result<ExitCode> {
     for (k, v) in servers.env() {
         cmd.env(k, v);
     }
+    // insta finds snapshots from the workspace root compiled into each test binary; a binary
+    // reused from a target directory that another checkout built would look in that checkout.
+    if std::env::var_os("INSTA_WORKSPACE_ROOT").is_none() {
+        let xtask_dir: std::path::PathBuf = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into);
+        if let Some(root) = xtask_dir.parent() {
+            cmd.env("INSTA_WORKSPACE_ROOT", root);
+        }
+    }
     let status = cmd.status()?;
     drop(servers);
     Ok(if status.success() {

@@ -10,11 +10,21 @@ use dzinza_gedcom::{Gedcom, Record, Version, WriteOptions, read_gedcom, write_ge
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/gedcom");
+/// This package's directory as cargo gives it to the running test, not as compiled in: a test
+/// binary reused from a target directory another checkout built must read this checkout.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
+/// The shared corpus beside the checkout.
+fn shared() -> PathBuf {
+    manifest_dir().join("../../../shared/gedcom")
+}
 
 fn files() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut dirs = vec![PathBuf::from(SHARED)];
+    let mut dirs = vec![shared()];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -119,7 +129,7 @@ fn source_version(g: &Gedcom) -> Version {
 }
 
 fn name(p: &Path) -> String {
-    p.strip_prefix(SHARED).unwrap_or(p).display().to_string()
+    p.strip_prefix(shared()).unwrap_or(p).display().to_string()
 }
 
 #[test]
@@ -220,7 +230,7 @@ fn every_shared_file_converts_to_the_other_version_keeping_every_record() {
 
 #[test]
 fn shared_files_that_are_not_plain_gedcom_do_not_panic() {
-    let mut dirs = vec![PathBuf::from(SHARED)];
+    let mut dirs = vec![shared()];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
