@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::persons::{Vital, living_as_stated, vital};
+use super::persons::{Vital, birth_and_death, living_as_stated, masked_names};
 use super::{Genealogy, Result};
 use crate::model::{
-    Collection, Event, EventType, Name, Person, PersonCard, PersonPrivacy, Sex, VitalEvent, Vitals,
+    Collection, Event, Name, Person, PersonCard, PersonPrivacy, Sex, VitalEvent, Vitals,
 };
 use crate::policy::{self, Actor, Visibility};
 use crate::store::Query;
@@ -48,32 +48,24 @@ pub(crate) struct Carded {
 /// Renders a summary for a caller with visibility `vis` (never `Hidden`), as
 /// [`super::render`] renders a full view.
 fn summary(p: Carded, living: bool, vis: Visibility) -> PersonSummary {
-    if vis != Visibility::Full {
-        return PersonSummary {
-            id: p.id,
-            tree_ids: p.card.tree_ids,
-            names: vec![Name {
-                given: "Living".into(),
-                ..Name::default()
-            }],
-            sex: p.card.sex,
-            living: true,
-            privacy: p.card.privacy,
-            birth: None,
-            death: None,
-            masked: true,
-        };
-    }
+    let masked = vis != Visibility::Full;
+    let (birth, death) = match masked {
+        true => (None, None),
+        false => birth_and_death(&p.vitals),
+    };
     PersonSummary {
-        birth: vital(&p.vitals, [EventType::Birth, EventType::Baptism]),
-        death: vital(&p.vitals, [EventType::Death, EventType::Burial]),
         id: p.id,
         tree_ids: p.card.tree_ids,
-        names: p.card.names,
+        names: match masked {
+            true => masked_names(),
+            false => p.card.names,
+        },
         sex: p.card.sex,
-        living,
+        living: living || masked,
         privacy: p.card.privacy,
-        masked: false,
+        birth,
+        death,
+        masked,
     }
 }
 
@@ -131,10 +123,10 @@ impl Genealogy {
         };
         let mut stored: HashMap<String, Option<Vec<VitalEvent>>> = no_card.into_iter().collect();
         for person in persons {
-            let vitals = match stored.remove(&person.id).flatten() {
-                Some(v) => v,
-                None => VitalEvent::of(&events, &person.id),
-            };
+            let vitals = stored
+                .remove(&person.id)
+                .flatten()
+                .unwrap_or_else(|| VitalEvent::of(&events, &person.id));
             out.push(Carded {
                 card: PersonCard::of(&person),
                 id: person.id,

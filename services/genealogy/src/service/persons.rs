@@ -224,7 +224,24 @@ pub fn living_as_stated(stated: Option<bool>, vitals: &[VitalEvent], now: Millis
     born.is_none_or(|jdn| jdn > limit)
 }
 
-pub(super) fn vital(vitals: &[VitalEvent], types: [EventType; 2]) -> Option<Vital> {
+/// What a masked person shows as their names.
+pub(super) fn masked_names() -> Vec<Name> {
+    vec![Name {
+        given: "Living".into(),
+        ..Name::default()
+    }]
+}
+
+/// A person's birth (baptism when no birth is recorded) and death (burial likewise), as views
+/// show them.
+pub(super) fn birth_and_death(vitals: &[VitalEvent]) -> (Option<Vital>, Option<Vital>) {
+    (
+        vital(vitals, [EventType::Birth, EventType::Baptism]),
+        vital(vitals, [EventType::Death, EventType::Burial]),
+    )
+}
+
+fn vital(vitals: &[VitalEvent], types: [EventType; 2]) -> Option<Vital> {
     let [first, second] = types;
     let pick = |t: &EventType| {
         vitals
@@ -252,10 +269,7 @@ pub fn render(person: &Person, vitals: &[VitalEvent], living: bool, vis: Visibil
         return PersonView {
             id: person.id.clone(),
             tree_ids: person.tree_ids.clone(),
-            names: vec![Name {
-                given: "Living".into(),
-                ..Name::default()
-            }],
+            names: masked_names(),
             sex: person.sex,
             living: true,
             living_stated: None,
@@ -272,6 +286,7 @@ pub fn render(person: &Person, vitals: &[VitalEvent], living: bool, vis: Visibil
             updated_at: person.updated_at,
         };
     }
+    let (birth, death) = birth_and_death(vitals);
     PersonView {
         id: person.id.clone(),
         tree_ids: person.tree_ids.clone(),
@@ -285,8 +300,8 @@ pub fn render(person: &Person, vitals: &[VitalEvent], living: bool, vis: Visibil
         external_ids: person.external_ids.clone(),
         citation_ids: person.citation_ids.clone(),
         attributes: person.attributes.clone(),
-        birth: vital(vitals, [EventType::Birth, EventType::Baptism]),
-        death: vital(vitals, [EventType::Death, EventType::Burial]),
+        birth,
+        death,
         masked: false,
         created_at: person.created_at,
         updated_at: person.updated_at,
@@ -352,31 +367,23 @@ impl Genealogy {
         persons: Vec<Person>,
         cache: &mut HashMap<String, FamilyTree>,
     ) -> Result<Vec<Seen>> {
-        self.judge(actor, persons, cache, Some(HashMap::new()))
-            .await
+        self.judge(actor, persons, cache, false).await
     }
 
-    /// [`Genealogy::see_many`], with every event of each person when `known` is `None` (else
-    /// only their stored [`Vitals`], those in `known` and the others read, falling back to the
-    /// events for persons that have none yet).
+    /// [`Genealogy::see_many`], with every event of each person when `all_events` (else only
+    /// their stored [`Vitals`], falling back to the events for persons that have none yet).
     async fn judge(
         &self,
         actor: &Actor,
         persons: Vec<Person>,
         cache: &mut HashMap<String, FamilyTree>,
-        known: Option<HashMap<String, Vec<VitalEvent>>>,
+        all_events: bool,
     ) -> Result<Vec<Seen>> {
-        let all_events = known.is_none();
         let ids: Vec<String> = persons.iter().map(|p| p.id.clone()).collect();
-        let mut vitals: HashMap<String, Vec<VitalEvent>> = known.unwrap_or_default();
+        let mut vitals: HashMap<String, Vec<VitalEvent>> = HashMap::new();
         if !all_events {
-            let unread: Vec<String> = ids
-                .iter()
-                .filter(|id| !vitals.contains_key(*id))
-                .cloned()
-                .collect();
             vitals.extend(
-                self.load_many::<Vitals>(&unread)
+                self.load_many::<Vitals>(&ids)
                     .await?
                     .into_iter()
                     .map(|v| (v.id, v.events)),
@@ -444,7 +451,7 @@ impl Genealogy {
             .await?
             .ok_or(GenealogyError::NotFound("person"))?;
         let seen = self
-            .judge(actor, vec![person], &mut HashMap::new(), None)
+            .judge(actor, vec![person], &mut HashMap::new(), true)
             .await?
             .pop()
             .ok_or(GenealogyError::NotFound("person"))?;

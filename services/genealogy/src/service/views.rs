@@ -322,7 +322,7 @@ impl Genealogy {
                     true => Ok(Vec::new()),
                     false => self.rels("parent", &frontier).await,
                 }
-            },)?;
+            })?;
             let mut steps = Vec::new();
             if !last && up {
                 let linked: HashSet<&str> = read

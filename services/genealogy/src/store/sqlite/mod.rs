@@ -103,12 +103,7 @@ impl SqliteStore {
         if let Some(readers) = &self.readers {
             return readers.run(move |conn| reads::all(conn, &sql, &args)).await;
         }
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), sqlx_args(args)?)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(T::from_sqlx)
-            .collect()
+        rows(&self.pool, sql, args).await
     }
 
     /// Documents by id.
@@ -134,21 +129,11 @@ impl SqliteStore {
         if let Some(count) = sql::key_count(q) {
             // As `reads::page` does, in one transaction so count and page see one snapshot.
             let mut tx = self.pool.begin().await?;
-            let total: i64 =
-                sqlx::query_scalar_with(sqlx::AssertSqlSafe(count.sql), sqlx_args(count.args)?)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let total = u64::try_from(total).unwrap_or(0);
-            let near = sql::from_the_end(q, total);
-            let page = sql::plan(near.as_ref().unwrap_or(q))?.page;
-            let mut items = sqlx::query_with(sqlx::AssertSqlSafe(page.sql), sqlx_args(page.args)?)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(T::from_sqlx)
-                .collect::<Result<Vec<T>, _>>()?;
+            let total = number(&mut *tx, count).await?;
+            let (page, reversed) = sql::page_knowing(q, total)?;
+            let mut items: Vec<T> = rows(&mut *tx, page.sql, page.args).await?;
             tx.commit().await?;
-            if near.is_some() {
+            if reversed {
                 items.reverse();
             }
             return Ok((items, total));
@@ -163,17 +148,34 @@ impl SqliteStore {
         if let Some(total) = window.known_total(items.len()) {
             return Ok((items, total));
         }
-        Ok((items, self.count(count).await?))
+        Ok((items, number(&self.pool, count).await?))
     }
+}
 
-    /// The single number a count statement selects.
-    async fn count(&self, count: sql::Stmt) -> Result<u64, StoreError> {
-        let total: i64 =
-            sqlx::query_scalar_with(sqlx::AssertSqlSafe(count.sql), sqlx_args(count.args)?)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(u64::try_from(total).unwrap_or(0))
-    }
+/// The rows of `sql`, decoded, through sqlx on `db` (the pool, or an open transaction).
+async fn rows<'c, T: Decode>(
+    db: impl sqlx::SqliteExecutor<'c>,
+    sql: impl Into<String>,
+    args: Vec<Arg>,
+) -> Result<Vec<T>, StoreError> {
+    sqlx::query_with(sqlx::AssertSqlSafe(sql.into()), sqlx_args(args)?)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(T::from_sqlx)
+        .collect()
+}
+
+/// The single number a count statement selects, through sqlx on `db`.
+async fn number<'c>(
+    db: impl sqlx::SqliteExecutor<'c>,
+    count: sql::Stmt,
+) -> Result<u64, StoreError> {
+    let total: i64 =
+        sqlx::query_scalar_with(sqlx::AssertSqlSafe(count.sql), sqlx_args(count.args)?)
+            .fetch_one(db)
+            .await?;
+    Ok(u64::try_from(total).unwrap_or(0))
 }
 
 /// How a result row becomes a document, on either driver.

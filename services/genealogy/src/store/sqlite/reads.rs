@@ -145,11 +145,10 @@ pub(super) fn page<T: Decode>(conn: &Connection, q: &Query) -> Result<(Vec<T>, u
         // Total first, to read a deep page from the nearer end; one snapshot for both.
         let tx = conn.unchecked_transaction()?;
         let total = count_of(conn, &count)?;
-        let near = sql::from_the_end(q, total);
-        let plan = sql::plan(near.as_ref().unwrap_or(q))?;
-        let mut items = all(conn, &plan.page.sql, &plan.page.args)?;
+        let (page, reversed) = sql::page_knowing(q, total)?;
+        let mut items = all(conn, &page.sql, &page.args)?;
         tx.finish()?;
-        if near.is_some() {
+        if reversed {
             items.reverse();
         }
         return Ok((items, total));
