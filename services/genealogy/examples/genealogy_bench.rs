@@ -9,6 +9,7 @@
 //!
 //! ```text
 //! cargo run --release -p dzinza-genealogy --example genealogy_bench -- [--persons N] [--samples N]
+//!     [--vitals-cache-mib N]
 //! ```
 
 #![allow(
@@ -18,6 +19,7 @@
 )]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dzinza_genealogy::model::{
@@ -26,9 +28,9 @@ use dzinza_genealogy::model::{
 };
 use dzinza_genealogy::policy::Actor;
 use dzinza_genealogy::service::{
-    EventInput, Genealogy, ImportBatch, ImportEvent, ImportPerson, NewPerson, NewRelationship,
-    NewTree, PageRequest, Paged, PersonFilter, PersonSort, PersonView, PlaceInput, TreeScope,
-    system_clock,
+    DEFAULT_VITALS_CACHE, EventInput, Genealogy, ImportBatch, ImportEvent, ImportPerson, NewPerson,
+    NewRelationship, NewTree, PageRequest, Paged, PersonFilter, PersonSort, PersonView, PlaceInput,
+    TreeScope, system_clock,
 };
 
 /// The allocator `dzinza serve` runs with (services/dzinza/src/main.rs).
@@ -569,6 +571,15 @@ impl Timing {
 }
 
 /// Times `samples` calls of `f` (after a few warm-up calls), each also encoded as JSON.
+/// Bytes of the service's cache of decoded vitals: `--vitals-cache-mib N` (0: none), else the
+/// service's default.
+fn vitals_cache() -> u64 {
+    std::env::args()
+        .skip_while(|a| a != "--vitals-cache-mib")
+        .nth(1)
+        .map_or(DEFAULT_VITALS_CACHE, |n| n.parse::<u64>().unwrap() << 20)
+}
+
 async fn time<F, Fut, T>(name: &str, samples: usize, mut f: F) -> Timing
 where
     F: FnMut(usize) -> Fut,
@@ -646,7 +657,7 @@ async fn main() {
     let path = keep.clone().unwrap_or_else(|| dir.path().to_owned());
     std::fs::create_dir_all(&path).unwrap();
     let store = dzinza_genealogy::open_embedded(&path).await.unwrap();
-    let service = Genealogy::new(store, system_clock());
+    let service = Genealogy::new(store, system_clock()).with_vitals_cache(vitals_cache());
     let actor = Actor::user("bench-owner");
     // `--reuse DIR`: measure a database an earlier `--keep DIR` run built.
     let reuse = std::env::args()
@@ -655,7 +666,7 @@ async fn main() {
         .map(std::path::PathBuf::from);
     if let Some(dir) = &reuse {
         let store = dzinza_genealogy::open_embedded(dir).await.unwrap();
-        let service = Genealogy::new(store, system_clock());
+        let service = Genealogy::new(store, system_clock()).with_vitals_cache(vitals_cache());
         let trees = service
             .list_trees(&actor, TreeScope::Mine, PageRequest::new(None, None))
             .await
@@ -780,9 +791,40 @@ async fn measure(
         })
         .await,
     );
+    // Pedigrees read vitals through the service's cache of decoded documents: timed with an
+    // empty cache on every call (a service of its own, as after a restart or for a family
+    // nobody has looked at), and with the cache holding every sampled pedigree.
+    let cache = vitals_cache();
     rows.push(
         time(
-            "10 generations of ancestors (youngest generation)",
+            "10 generations of ancestors (youngest generation), cold cache",
+            samples,
+            |i| {
+                let s = Genealogy::new(Arc::clone(service.store()), system_clock())
+                    .with_vitals_cache(cache);
+                let a = &actor;
+                let id = youngest[i % youngest.len()].clone();
+                async move {
+                    let p = s.pedigree(a, &id, 10, true).await.unwrap();
+                    let n = p.nodes.len();
+                    (p, n)
+                }
+            },
+        )
+        .await,
+    );
+    if std::env::args()
+        .skip_while(|a| a != "--only")
+        .nth(1)
+        .is_none_or(|only| "10 generations of ancestors".contains(&only))
+    {
+        for id in youngest.iter().take(samples) {
+            service.pedigree(&actor, id, 10, true).await.unwrap();
+        }
+    }
+    rows.push(
+        time(
+            "10 generations of ancestors (youngest generation), warm cache",
             samples,
             |i| {
                 let s = &service;

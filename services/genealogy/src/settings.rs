@@ -8,6 +8,7 @@ use clap::Args;
 use dzinza_kit::config::resolve_secret;
 use secrecy::{ExposeSecret as _, SecretString};
 
+use crate::service::DEFAULT_VITALS_CACHE;
 use crate::store::mongo::MongoStore;
 use crate::store::{DocumentStore, StoreError};
 
@@ -38,6 +39,23 @@ pub struct GenealogyArgs {
         env = "DZINZA_GENEALOGY_MONGODB_URL_FILE"
     )]
     pub genealogy_mongodb_url_file: Option<PathBuf>,
+    /// Memory for decoded vitals kept between requests, in MiB (a pedigree reads one per
+    /// ancestor); 0 turns the cache off. Default 128. Only the embedded store reports what
+    /// changed, so on MongoDB nothing is kept whatever this says.
+    #[arg(
+        long = "genealogy-vitals-cache-mib",
+        env = "DZINZA_GENEALOGY_VITALS_CACHE_MIB",
+        value_name = "MIB"
+    )]
+    pub genealogy_vitals_cache_mib: Option<u64>,
+}
+
+impl GenealogyArgs {
+    /// Bytes of the service's cache of decoded vitals.
+    pub fn vitals_cache_bytes(&self) -> u64 {
+        self.genealogy_vitals_cache_mib
+            .map_or(DEFAULT_VITALS_CACHE, |mib| mib.saturating_mul(1 << 20))
+    }
 }
 
 /// Failures opening the store.
@@ -97,6 +115,17 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         genealogy: GenealogyArgs,
+    }
+
+    #[test]
+    fn the_vitals_cache_is_128_mib_unless_set() {
+        let default = Cli::try_parse_from(["t"]).unwrap();
+        assert_eq!(default.genealogy.vitals_cache_bytes(), 128 << 20);
+        let off = Cli::try_parse_from(["t", "--genealogy-vitals-cache-mib", "0"]).unwrap();
+        assert_eq!(off.genealogy.vitals_cache_bytes(), 0);
+        let set = Cli::try_parse_from(["t", "--genealogy-vitals-cache-mib", "512"]).unwrap();
+        assert_eq!(set.genealogy.vitals_cache_bytes(), 512 << 20);
+        assert!(Cli::try_parse_from(["t", "--genealogy-vitals-cache-mib", "-1"]).is_err());
     }
 
     #[tokio::test]

@@ -40,7 +40,8 @@ pub async fn build(ctx: &UnitContext<'_>) -> anyhow::Result<Unit> {
         }
     });
     let state = ApiState {
-        service: Genealogy::new(store, system_clock()),
+        service: Genealogy::new(store, system_clock())
+            .with_vitals_cache(ctx.genealogy.vitals_cache_bytes()),
         auth,
     };
     Ok(Unit {

@@ -1,11 +1,13 @@
 //! The compact view of a person that a pedigree shows, built from the [`PersonCard`] their
 //! vitals keep (one document per person) and judged by the same policy as a full person.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::cache::ReadAt;
 use super::persons::{Vital, birth_and_death, living_as_stated, masked_names};
 use super::{Genealogy, Result};
 use crate::model::{
@@ -38,31 +40,35 @@ pub struct PersonSummary {
     pub masked: bool,
 }
 
-/// A person's card and vital events: what summarising them needs.
-pub(crate) struct Carded {
-    pub id: String,
-    pub card: PersonCard,
-    pub vitals: Vec<VitalEvent>,
-}
+/// A person's card and vital events: what summarising them needs. Their vitals, kept or
+/// read; for data written before vitals kept cards, vitals made up from the person and their
+/// events. Either way [`Vitals::card`] is present.
+pub(crate) struct Carded(Arc<Vitals>);
 
 /// Renders a summary for a caller with visibility `vis` (never `Hidden`), as
 /// [`super::render`] renders a full view.
-fn summary(p: Carded, living: bool, vis: Visibility) -> PersonSummary {
+fn summary(
+    id: &str,
+    card: &PersonCard,
+    events: &[VitalEvent],
+    living: bool,
+    vis: Visibility,
+) -> PersonSummary {
     let masked = vis != Visibility::Full;
     let (birth, death) = match masked {
         true => (None, None),
-        false => birth_and_death(&p.vitals),
+        false => birth_and_death(events),
     };
     PersonSummary {
-        id: p.id,
-        tree_ids: p.card.tree_ids,
+        id: id.to_owned(),
+        tree_ids: card.tree_ids.clone(),
         names: match masked {
             true => masked_names(),
-            false => p.card.names,
+            false => card.names.clone(),
         },
-        sex: p.card.sex,
+        sex: card.sex,
         living: living || masked,
-        privacy: p.card.privacy,
+        privacy: card.privacy,
         birth,
         death,
         masked,
@@ -76,31 +82,23 @@ impl Genealogy {
     pub(crate) async fn cards(
         &self,
         ids: &[String],
-        mut known: HashMap<String, Vitals>,
+        mut known: HashMap<String, Arc<Vitals>>,
+        at: ReadAt,
     ) -> Result<Vec<Carded>> {
         let unread: Vec<String> = ids
             .iter()
             .filter(|id| !known.contains_key(*id))
             .cloned()
             .collect();
-        for v in self.load_many::<Vitals>(&unread).await? {
+        for v in self.vitals_of(&unread, at).await? {
             known.insert(v.id.clone(), v);
         }
         let mut out = Vec::with_capacity(ids.len());
         let mut no_card = Vec::new();
         for id in ids {
             match known.remove(id) {
-                Some(Vitals {
-                    id,
-                    events,
-                    card: Some(card),
-                    ..
-                }) => out.push(Carded {
-                    id,
-                    card,
-                    vitals: events,
-                }),
-                other => no_card.push((id.clone(), other.map(|v| v.events))),
+                Some(v) if v.card.is_some() => out.push(Carded(v)),
+                other => no_card.push((id.clone(), other.map(|v| v.events.clone()))),
             }
         }
         if no_card.is_empty() {
@@ -127,11 +125,13 @@ impl Genealogy {
                 .remove(&person.id)
                 .flatten()
                 .unwrap_or_else(|| VitalEvent::of(&events, &person.id));
-            out.push(Carded {
-                card: PersonCard::of(&person),
+            out.push(Carded(Arc::new(Vitals {
+                card: Some(PersonCard::of(&person)),
                 id: person.id,
-                vitals,
-            });
+                events: vitals,
+                version: 0,
+                parents: None,
+            })));
         }
         Ok(out)
     }
@@ -142,21 +142,25 @@ impl Genealogy {
         actor: &Actor,
         people: Vec<Carded>,
     ) -> Result<HashMap<String, PersonSummary>> {
-        let mut tree_ids: Vec<String> = people
+        // Most share one tree: the distinct ids before any is copied.
+        let distinct: HashSet<&str> = people
             .iter()
-            .flat_map(|p| p.card.tree_ids.iter().cloned())
+            .filter_map(|p| p.0.card.as_ref())
+            .flat_map(|c| c.tree_ids.iter().map(String::as_str))
             .collect();
+        let mut tree_ids: Vec<String> = distinct.into_iter().map(str::to_owned).collect();
         tree_ids.sort();
-        tree_ids.dedup();
         let trees = self.trees(&mut HashMap::new(), &tree_ids).await?;
         let now = self.now();
         Ok(people
             .into_iter()
-            .filter_map(|p| {
-                let living = living_as_stated(p.card.living, &p.vitals, now);
-                let vis =
-                    policy::visibility(&p.card.tree_ids, p.card.privacy, living, &trees, actor);
-                (vis != Visibility::Hidden).then(|| (p.id.clone(), summary(p, living, vis)))
+            .filter_map(|Carded(v)| {
+                // Always present (see `Carded`).
+                let card = v.card.as_ref()?;
+                let living = living_as_stated(card.living, &v.events, now);
+                let vis = policy::visibility(&card.tree_ids, card.privacy, living, &trees, actor);
+                (vis != Visibility::Hidden)
+                    .then(|| (v.id.clone(), summary(&v.id, card, &v.events, living, vis)))
             })
             .collect())
     }

@@ -2,6 +2,7 @@
 //! authorization policy ([`crate::policy`]) before touching or returning data.
 
 mod activity;
+mod cache;
 mod cards;
 mod codec;
 mod import;
@@ -31,7 +32,9 @@ use std::sync::Arc;
 use dzinza_kit::problem::FieldError;
 use serde::de::DeserializeOwned;
 
-use crate::model::{Change, Collection, FamilyTree, HistoryEntry, Millis, Notification, new_id};
+use crate::model::{
+    Change, Collection, FamilyTree, HistoryEntry, Millis, Notification, Vitals, new_id,
+};
 use crate::policy::{Actor, TreeAccess, tree_access};
 use crate::store::{DocumentStore, Expect, Query, StoreError, Write};
 
@@ -125,11 +128,17 @@ impl PageRequest {
     }
 }
 
+/// Bytes of vitals (as JSON text) the service keeps decoded unless told otherwise: about
+/// 100,000 persons' worth, the size of the largest trees the benchmarks use.
+pub const DEFAULT_VITALS_CACHE: u64 = 128 << 20;
+
 /// The genealogy service.
 #[derive(Clone)]
 pub struct Genealogy {
     store: Arc<dyn DocumentStore>,
     clock: Clock,
+    /// Decoded vitals, for pedigrees (kept only on stores that report changes).
+    vitals: Arc<cache::Decoded<Vitals>>,
 }
 
 /// Writes and recorded changes gathered by one use case, committed together.
@@ -192,7 +201,19 @@ impl ChangeSet {
 impl Genealogy {
     /// A service over `store`.
     pub fn new(store: Arc<dyn DocumentStore>, clock: Clock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            vitals: Arc::new(cache::Decoded::new(DEFAULT_VITALS_CACHE)),
+        }
+    }
+
+    /// The service with a cache of decoded vitals of about `bytes` (0: none) instead of
+    /// [`DEFAULT_VITALS_CACHE`].
+    #[must_use]
+    pub fn with_vitals_cache(mut self, bytes: u64) -> Self {
+        self.vitals = Arc::new(cache::Decoded::new(bytes));
+        self
     }
 
     /// The store (for health checks).
@@ -223,6 +244,21 @@ impl Genealogy {
             .iter()
             .map(codec::parse_text)
             .collect()
+    }
+
+    /// Brings the vitals cache up to date before a use (once per request: it asks the store).
+    pub(crate) async fn vitals_now(&self) -> Result<cache::ReadAt> {
+        self.vitals.refresh(self.store.as_ref()).await
+    }
+
+    /// The vitals of the persons `ids` that have them, through the cache brought up to date
+    /// at `at`.
+    pub(crate) async fn vitals_of(
+        &self,
+        ids: &[String],
+        at: cache::ReadAt,
+    ) -> Result<Vec<Arc<Vitals>>> {
+        self.vitals.get_many(self.store.as_ref(), ids, at).await
     }
 
     pub(crate) async fn find<T: Stored + DeserializeOwned>(

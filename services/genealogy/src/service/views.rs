@@ -2,10 +2,12 @@
 //! and the relationship between two people.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::cache::ReadAt;
 use super::cards::PersonSummary;
 use super::persons::{PersonView, Seen};
 use super::{Genealogy, Result, Stored as _, invalid};
@@ -103,7 +105,7 @@ struct Step {
 struct Walk {
     links: HashMap<String, Vec<Step>>,
     reached: Vec<String>,
-    vitals: HashMap<String, Vitals>,
+    vitals: HashMap<String, Arc<Vitals>>,
 }
 
 /// The steps parent–child relationships make, upwards (child to parent) or down.
@@ -251,14 +253,17 @@ impl Genealogy {
         }
         // The root is judged with every event (as `get_person`) while the walk runs; a root
         // the caller may not see ends both.
-        let (root, walked) = tokio::try_join!(self.see(actor, id), self.walk(id, generations, up))?;
+        let (root, (walked, at)) = tokio::try_join!(self.see(actor, id), async {
+            let at = self.vitals_now().await?;
+            Ok((self.walk(id, generations, up, at).await?, at))
+        })?;
         let Walk {
             links,
             reached,
             vitals,
         } = walked;
-        let people = self.cards(&reached, vitals).await?;
-        let seen = self.summarize(actor, people).await?;
+        let people = self.cards(&reached, vitals, at).await?;
+        let mut seen = self.summarize(actor, people).await?;
         let mut nodes = Vec::new();
         let mut visited: HashSet<String> = HashSet::from([id.to_owned()]);
         let mut frontier = vec![id.to_owned()];
@@ -278,9 +283,10 @@ impl Genealogy {
                 }
                 // People the caller may not see end the line: going through them would
                 // reveal who they connect.
-                if let Some(s) = seen.get(&step.to) {
+                // Each person is reached once (`visited`): their summary moves into the node.
+                if let Some(s) = seen.remove(&step.to) {
                     nodes.push(AncestorNode {
-                        person: s.clone(),
+                        person: s,
                         generation,
                         via: step.via.clone(),
                         kind: kind_name(&step.kind),
@@ -307,7 +313,7 @@ impl Genealogy {
     /// are one read by id and keep what the judging and the node need (their card and vital
     /// events) and, going up, their parent links; going down, and for persons whose vitals do
     /// not keep links yet, the links come from the relationships, read while the vitals are.
-    async fn walk(&self, id: &str, generations: u32, up: bool) -> Result<Walk> {
+    async fn walk(&self, id: &str, generations: u32, up: bool, at: ReadAt) -> Result<Walk> {
         let mut walk = Walk {
             links: HashMap::new(),
             reached: Vec::new(),
@@ -317,7 +323,7 @@ impl Genealogy {
         let mut frontier = vec![id.to_owned()];
         for generation in 0..=generations {
             let last = generation == generations;
-            let (read, down) = tokio::try_join!(self.load_many::<Vitals>(&frontier), async {
+            let (read, down) = tokio::try_join!(self.vitals_of(&frontier, at), async {
                 match up || last {
                     true => Ok(Vec::new()),
                     false => self.rels("parent", &frontier).await,

@@ -249,6 +249,19 @@ pub trait DocumentStore: Send + Sync + 'static {
             .collect())
     }
 
+    /// What changed in `collection` after the mark `since` (`None`: before anything was seen),
+    /// for callers that keep decoded documents between requests; `None` when the store does
+    /// not track that collection's changes, and then nothing read from it may be kept. The
+    /// default tracks nothing.
+    async fn changes(
+        &self,
+        collection: Collection,
+        since: Option<u64>,
+    ) -> Result<Option<Changes>, StoreError> {
+        let _ = (collection, since);
+        Ok(None)
+    }
+
     /// [`DocumentStore::find`] with the bodies as JSON text (see
     /// [`DocumentStore::get_many_text`]). The default serialises what `find` returns.
     async fn find_text(&self, query: &Query) -> Result<TextPage, StoreError> {
@@ -258,6 +271,25 @@ pub trait DocumentStore: Send + Sync + 'static {
             total: page.total,
         })
     }
+}
+
+/// The changes to a collection after a mark ([`DocumentStore::changes`]). The mark of a
+/// reply covers every change committed before the reply was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changes {
+    /// Exactly these documents were written or deleted (an id may repeat).
+    Some {
+        /// The mark to ask from next time.
+        mark: u64,
+        /// The documents' ids, oldest change first.
+        ids: Vec<String>,
+    },
+    /// Which documents changed is not known (the mark was from before the first call, too old,
+    /// or from another database): anything may have changed.
+    Any {
+        /// The mark to ask from next time.
+        mark: u64,
+    },
 }
 
 /// A stored document with its body as JSON text.

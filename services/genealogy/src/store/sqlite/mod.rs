@@ -23,11 +23,12 @@ use sqlx::sqlite::{
 use sqlx::{Arguments as _, Row as _};
 
 use super::{
-    Document, DocumentStore, Expect, Page, Query, StoreError, TextDocument, TextPage, Write,
+    Changes, Document, DocumentStore, Expect, Page, Query, StoreError, TextDocument, TextPage,
+    Write,
 };
 use crate::model::Collection;
 use reads::Readers;
-use sql::{Arg, Plan};
+use sql::{Arg, ChangeRead, Plan};
 
 /// Bytes of the database file SQLite may memory-map.
 const MMAP_SIZE: u64 = 1 << 30;
@@ -298,6 +299,37 @@ impl DocumentStore for SqliteStore {
     async fn find_text(&self, q: &Query) -> Result<TextPage, StoreError> {
         let (items, total) = self.page(q).await?;
         Ok(TextPage { items, total })
+    }
+
+    async fn changes(
+        &self,
+        collection: Collection,
+        since: Option<u64>,
+    ) -> Result<Option<Changes>, StoreError> {
+        if !sql::TRACKED.contains(&collection) {
+            return Ok(None);
+        }
+        if let Some(readers) = &self.readers {
+            let read = move |conn: &rusqlite::Connection| reads::changes(conn, collection, since);
+            return readers.run(read).await.map(Some);
+        }
+        // As `reads::changes`, in one transaction so bounds and ids see one snapshot.
+        let mut tx = self.pool.begin().await?;
+        let (oldest, newest): (i64, i64) = sqlx::query_as(sql::CHANGE_BOUNDS)
+            .fetch_one(&mut *tx)
+            .await?;
+        let out = match sql::change_read(since, sql::mark(oldest), sql::mark(newest)) {
+            ChangeRead::Any(mark) => Changes::Any { mark },
+            ChangeRead::Ids { after, upto } => {
+                let args = sqlx_args(sql::changed_ids_args(collection, after, upto))?;
+                let ids: Vec<String> = sqlx::query_scalar_with(sql::CHANGED_IDS, args)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                sql::changes_of(ids, upto)
+            }
+        };
+        tx.commit().await?;
+        Ok(Some(out))
     }
 
     async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {

@@ -15,9 +15,10 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use tokio::sync::Semaphore;
 
-use super::sql::{self, Arg, Stmt};
+use super::sql::{self, Arg, ChangeRead, Stmt};
 use super::{BUSY_TIMEOUT, CACHE_KIB, Decode, MMAP_SIZE};
-use crate::store::{Query, StoreError};
+use crate::model::Collection;
+use crate::store::{Changes, Query, StoreError};
 
 /// Connections reading at once (as many as the sqlx pool has).
 const READERS: usize = 8;
@@ -159,6 +160,33 @@ pub(super) fn page<T: Decode>(conn: &Connection, q: &Query) -> Result<(Vec<T>, u
         return Ok((items, total));
     }
     Ok((items, count_of(conn, &plan.count)?))
+}
+
+/// The changes to `collection` after `since` (see [`crate::store::DocumentStore::changes`]),
+/// bounds and ids from one snapshot.
+pub(super) fn changes(
+    conn: &Connection,
+    collection: Collection,
+    since: Option<u64>,
+) -> Result<Changes, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let (oldest, newest): (i64, i64) = conn
+        .prepare_cached(sql::CHANGE_BOUNDS)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (oldest, newest) = (sql::mark(oldest), sql::mark(newest));
+    let out = match sql::change_read(since, oldest, newest) {
+        ChangeRead::Any(mark) => Changes::Any { mark },
+        ChangeRead::Ids { after, upto } => {
+            let args = sql::changed_ids_args(collection, after, upto);
+            let mut stmt = conn.prepare_cached(sql::CHANGED_IDS)?;
+            let ids = stmt
+                .query_map(rusqlite::params_from_iter(&args), |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            sql::changes_of(ids, upto)
+        }
+    };
+    tx.finish()?;
+    Ok(out)
 }
 
 /// The single number a count statement selects.

@@ -143,3 +143,126 @@ async fn pages_and_totals_match_the_sqlx_reads() {
         );
     }
 }
+
+fn vitals(id: &str, n: i64) -> Write {
+    Write::put(
+        Collection::Vitals,
+        Document {
+            id: id.to_owned(),
+            body: json!({ "n": n }),
+            keys: Vec::new(),
+            sort: String::new(),
+            updated_at: n,
+        },
+    )
+}
+
+/// The changes after `since`, which the store must track for vitals.
+async fn changes(store: &SqliteStore, since: Option<u64>) -> Changes {
+    store
+        .changes(Collection::Vitals, since)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn some(mark: u64, ids: &[&str]) -> Changes {
+    Changes::Some {
+        mark,
+        ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+#[tokio::test]
+async fn changes_name_every_vitals_written_or_deleted_since_a_mark() {
+    let (_dir, file) = file_store().await;
+    let memory = SqliteStore::open_url("sqlite::memory:").await.unwrap();
+    memory.migrate().await.unwrap();
+    for store in [file, memory] {
+        assert_eq!(
+            store.changes(Collection::Persons, None).await.unwrap(),
+            None,
+            "only vitals are tracked"
+        );
+        let Changes::Any { mark: m0 } = changes(&store, None).await else {
+            panic!("a first look cannot know what changed");
+        };
+        assert_eq!(changes(&store, Some(m0)).await, some(m0, &[]));
+
+        store
+            .commit(vec![
+                vitals("a", 1),
+                vitals("b", 1),
+                Write::put(Collection::Persons, person("p", 1)),
+            ])
+            .await
+            .unwrap();
+        let Changes::Some { mark: m1, ids } = changes(&store, Some(m0)).await else {
+            panic!("every change is kept");
+        };
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(
+            m1,
+            m0 + 2,
+            "one change per vitals document, none for the person"
+        );
+
+        // An update (the commit's upsert) and a delete.
+        store
+            .commit(vec![vitals("a", 2), Write::delete(Collection::Vitals, "b")])
+            .await
+            .unwrap();
+        assert_eq!(changes(&store, Some(m1)).await, some(m1 + 2, &["a", "b"]));
+        // Asked again from an older mark: everything since then.
+        assert_eq!(
+            changes(&store, Some(m0)).await,
+            some(m1 + 2, &["a", "b", "a", "b"])
+        );
+        // A mark this database never gave (a file restored from a backup).
+        assert_eq!(
+            changes(&store, Some(m1 + 3)).await,
+            Changes::Any { mark: m1 + 2 }
+        );
+
+        // More changes than a reply lists: anything may have changed.
+        let many = (0..=sql::MOST_CHANGES)
+            .map(|n| vitals(&format!("v{n}"), 1))
+            .collect();
+        store.commit(many).await.unwrap();
+        let newest = m1 + 2 + sql::MOST_CHANGES + 1;
+        assert_eq!(
+            changes(&store, Some(m1 + 2)).await,
+            Changes::Any { mark: newest }
+        );
+        assert!(matches!(
+            changes(&store, Some(newest - 3)).await,
+            Changes::Some { ids, .. } if ids.len() == 3
+        ));
+    }
+}
+
+#[tokio::test]
+async fn changes_older_than_the_kept_ones_are_anything() {
+    let (_dir, store) = file_store().await;
+    let Changes::Any { mark } = changes(&store, None).await else {
+        panic!("a first look cannot know what changed");
+    };
+    let writes = (0..10_005).map(|n| vitals(&format!("v{n}"), n)).collect();
+    store.commit(writes).await.unwrap();
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM document_changes")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, 10_000, "the triggers keep the latest 10,000");
+    assert_eq!(
+        changes(&store, Some(mark)).await,
+        Changes::Any {
+            mark: mark + 10_005
+        }
+    );
+    // A recent mark still gets the exact list.
+    assert!(matches!(
+        changes(&store, Some(mark + 10_005 - 500)).await,
+        Changes::Some { ids, .. } if ids.len() == 500 && ids[0] == "v9505"
+    ));
+}

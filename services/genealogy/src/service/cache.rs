@@ -1,0 +1,168 @@
+//! Decoded documents kept between requests, for a store that says what changed.
+//!
+//! A ten-generation pedigree reads and decodes a thousand vitals documents, most of them the
+//! same from one request to the next (relatives share ancestors, a user walks around one
+//! family). Before every use the cache asks the store which documents changed since its last
+//! look ([`DocumentStore::changes`]) and drops those, so a read after a commit, in this process
+//! or another one, never sees what the commit replaced. A store that cannot tell (MongoDB here)
+//! gets no caching at all.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+
+use super::Result;
+use super::codec::{Stored, parse_text};
+use crate::store::{Changes, DocumentStore};
+
+/// Bytes a kept document is charged beyond its JSON text (the decoded form's overhead).
+const OVERHEAD: u32 = 256;
+
+/// Decoded documents of one collection, at most about `capacity` bytes of their JSON text.
+pub(crate) struct Decoded<T> {
+    /// `None` when the capacity is zero.
+    entries: Option<Cache<String, Entry<T>, ByWeight>>,
+    /// The store's mark up to which changes have been dropped from `entries`; `None` before
+    /// the first look. Insertions hold it for reading and check it, so that a document read
+    /// before a change that another request has just dropped is not put back.
+    mark: RwLock<Option<u64>>,
+}
+
+/// A kept document and what it is charged against the capacity.
+struct Entry<T> {
+    doc: Arc<T>,
+    weight: u32,
+}
+
+// Derived `Clone` would ask `T: Clone`; only the `Arc` is cloned.
+impl<T> Clone for Entry<T> {
+    fn clone(&self) -> Self {
+        Entry {
+            doc: Arc::clone(&self.doc),
+            weight: self.weight,
+        }
+    }
+}
+
+/// Charges an entry its own weight.
+#[derive(Clone, Copy)]
+struct ByWeight;
+
+impl<T> Weighter<String, Entry<T>> for ByWeight {
+    fn weight(&self, _: &String, entry: &Entry<T>) -> u64 {
+        u64::from(entry.weight)
+    }
+}
+
+/// When documents are read: after the changes up to this mark were dropped (`None`: nothing
+/// read may be kept).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadAt(Option<u64>);
+
+impl<T: Stored + 'static> Decoded<T> {
+    /// A cache of about `capacity` bytes (0: none).
+    pub fn new(capacity: u64) -> Self {
+        // The item estimate sizes the tables up front: vitals run to about 1.5 KB.
+        let items = usize::try_from(capacity / 1500)
+            .unwrap_or(usize::MAX)
+            .max(16);
+        let entries = (capacity > 0).then(|| Cache::with_weighter(items, capacity, ByWeight));
+        Decoded {
+            entries,
+            mark: RwLock::new(None),
+        }
+    }
+
+    /// Drops what changed in the store since the last look, before a use: what is read after
+    /// this (from the cache or the store) is at least as new as every commit before it.
+    pub async fn refresh(&self, store: &dyn DocumentStore) -> Result<ReadAt> {
+        let Some(entries) = &self.entries else {
+            return Ok(ReadAt(None));
+        };
+        let since = *self.mark.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(changes) = store.changes(T::COLLECTION, since).await? else {
+            return Ok(ReadAt(None));
+        };
+        let mut mark = self.mark.write().unwrap_or_else(PoisonError::into_inner);
+        let seen = match changes {
+            Changes::Some { mark: seen, ids } => {
+                for id in &ids {
+                    entries.remove(id);
+                }
+                seen
+            }
+            Changes::Any { mark: seen } => {
+                entries.clear();
+                // The mark may go back (another database): it is the store's from now on.
+                *mark = Some(seen);
+                return Ok(ReadAt(Some(seen)));
+            }
+        };
+        // Another request may have dropped later changes already; its mark stands.
+        if mark.is_none_or(|m| m < seen) {
+            *mark = Some(seen);
+        }
+        Ok(ReadAt(*mark))
+    }
+
+    /// The documents `ids` that exist (in no particular order): kept ones from the cache, the
+    /// rest read from `store`, decoded, and kept; `at` is the caller's [`Decoded::refresh`].
+    pub async fn get_many(
+        &self,
+        store: &dyn DocumentStore,
+        ids: &[String],
+        at: ReadAt,
+    ) -> Result<Vec<Arc<T>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (mut found, missing) = match (&self.entries, at.0) {
+            (Some(entries), Some(_)) => {
+                let mut found = Vec::with_capacity(ids.len());
+                let mut missing = Vec::new();
+                for id in ids {
+                    match entries.get(id) {
+                        Some(entry) => found.push(entry.doc),
+                        None => missing.push(id.clone()),
+                    }
+                }
+                (found, missing)
+            }
+            _ => (Vec::new(), ids.to_vec()),
+        };
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = store.get_many_text(T::COLLECTION, &missing).await?;
+        let mut decoded = Vec::with_capacity(read.len());
+        for doc in &read {
+            let weight = u32::try_from(doc.body.len())
+                .unwrap_or(u32::MAX)
+                .saturating_add(OVERHEAD);
+            decoded.push((Arc::new(parse_text::<T>(doc)?), weight));
+        }
+        self.keep(at, &decoded);
+        found.extend(decoded.into_iter().map(|(doc, _)| doc));
+        Ok(found)
+    }
+
+    /// Keeps documents read at `at`, unless changes after it have been dropped since (one of
+    /// them might be among these, read before it).
+    fn keep(&self, at: ReadAt, docs: &[(Arc<T>, u32)]) {
+        let (Some(entries), Some(read_at)) = (&self.entries, at.0) else {
+            return;
+        };
+        let mark = self.mark.read().unwrap_or_else(PoisonError::into_inner);
+        if *mark != Some(read_at) {
+            return;
+        }
+        for (doc, weight) in docs {
+            let entry = Entry {
+                doc: Arc::clone(doc),
+                weight: *weight,
+            };
+            entries.insert(doc.id().to_owned(), entry);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Pedigrees read vitals through a cache of decoded documents that asks the store what
+//! changed before every use. These checks run on a database file shared by two services, as
+//! two processes would share it: what one writes, the other's next pedigree shows; and what
+//! nobody reports changing is served from the cache.
+
+#![allow(clippy::unwrap_used, reason = "tests: a failed step should panic")]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use dzinza_genealogy::policy::Actor;
+use dzinza_genealogy::service::{
+    Clock, Genealogy, NewPerson, NewRelationship, NewTree, PersonPatch,
+};
+use dzinza_genealogy::store::DocumentStore;
+use dzinza_genealogy::store::sqlite::SqliteStore;
+use serde_json::json;
+
+/// A service on the database file in `dir` (created and migrated by the first).
+async fn open(dir: &Path) -> Genealogy {
+    let store = SqliteStore::open(&dir.join("genealogy.db")).await.unwrap();
+    store.migrate().await.unwrap();
+    let clock: Clock = Arc::new(|| 1_767_225_600_000);
+    Genealogy::new(Arc::new(store), clock)
+}
+
+async fn person(g: &Genealogy, a: &Actor, tree: &str, given: &str) -> String {
+    let p: NewPerson =
+        serde_json::from_value(json!({"names": [{"given": given, "surname": "Moyo"}]})).unwrap();
+    g.create_person(a, tree, p).await.unwrap().id
+}
+
+async fn parent(g: &Genealogy, a: &Actor, tree: &str, parent: &str, child: &str) -> String {
+    let r: NewRelationship = serde_json::from_value(json!({
+        "tree_id": tree, "type": "parent_child", "parent": parent, "child": child,
+    }))
+    .unwrap();
+    g.create_relationship(a, r).await.unwrap().id
+}
+
+/// `root`'s ancestors as (given name, generation), in pedigree order.
+async fn ancestors(g: &Genealogy, a: &Actor, root: &str) -> Vec<(String, u32)> {
+    g.pedigree(a, root, 5, true)
+        .await
+        .unwrap()
+        .nodes
+        .into_iter()
+        .map(|n| (n.person.names[0].given.clone(), n.generation))
+        .collect()
+}
+
+fn named(given: &[(&str, u32)]) -> Vec<(String, u32)> {
+    given.iter().map(|(n, g)| ((*n).to_owned(), *g)).collect()
+}
+
+/// A family of child, father and grandfather in a new tree, written through `g`.
+async fn family(g: &Genealogy, owner: &Actor) -> (String, String, String, String) {
+    let tree: NewTree = serde_json::from_value(json!({"name": "T"})).unwrap();
+    let tree = g.create_tree(owner, tree).await.unwrap().tree.id;
+    let c = person(g, owner, &tree, "Child").await;
+    let f = person(g, owner, &tree, "Father").await;
+    let gf = person(g, owner, &tree, "Grandfather").await;
+    parent(g, owner, &tree, &f, &c).await;
+    parent(g, owner, &tree, &gf, &f).await;
+    (tree, c, f, gf)
+}
+
+#[tokio::test]
+async fn pedigrees_show_what_another_process_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, other) = (open(dir.path()).await, open(dir.path()).await);
+    let o = Actor::user("owner");
+    let (tree, c, f, gf) = family(&one, &o).await;
+    let before = named(&[("Father", 1), ("Grandfather", 2)]);
+    assert_eq!(ancestors(&one, &o, &c).await, before);
+    assert_eq!(
+        ancestors(&one, &o, &c).await,
+        before,
+        "read again, from the cache"
+    );
+
+    // A rename by the other process.
+    let patch: PersonPatch =
+        serde_json::from_value(json!({"names": [{"given": "Tichaona", "surname": "Moyo"}]}))
+            .unwrap();
+    other.update_person(&o, &f, patch).await.unwrap();
+    assert_eq!(
+        ancestors(&one, &o, &c).await,
+        named(&[("Tichaona", 1), ("Grandfather", 2)])
+    );
+
+    // A new great-grandparent (the grandfather's parent links change).
+    let ggm = person(&other, &o, &tree, "Great-grandmother").await;
+    let link = parent(&other, &o, &tree, &ggm, &gf).await;
+    assert_eq!(
+        ancestors(&one, &o, &c).await,
+        named(&[
+            ("Tichaona", 1),
+            ("Grandfather", 2),
+            ("Great-grandmother", 3)
+        ])
+    );
+
+    // The link removed, then the grandfather deleted.
+    other.delete_relationship(&o, &link).await.unwrap();
+    assert_eq!(
+        ancestors(&one, &o, &c).await,
+        named(&[("Tichaona", 1), ("Grandfather", 2)])
+    );
+    other.delete_person(&o, &gf).await.unwrap();
+    assert_eq!(ancestors(&one, &o, &c).await, named(&[("Tichaona", 1)]));
+}
+
+/// Rewrites the stored card name of `id`'s vitals to `given` without recording the change
+/// (the update trigger dropped for good), as no writer of Dzinza would.
+fn rename_unrecorded(dir: &Path, id: &str, given: &str) {
+    let conn = rusqlite::Connection::open(dir.join("genealogy.db")).unwrap();
+    conn.execute_batch("DROP TRIGGER document_changes_update;")
+        .unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE documents SET body = json_set(body, '$.card.names[0].given', ?1) \
+             WHERE collection = 'vitals' AND id = ?2",
+            rusqlite::params![given, id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+/// Records a change of `id`'s vitals, as the triggers do.
+fn record_change(dir: &Path, id: &str) {
+    let conn = rusqlite::Connection::open(dir.join("genealogy.db")).unwrap();
+    conn.execute(
+        "INSERT INTO document_changes (collection, id) VALUES ('vitals', ?1)",
+        [id],
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn pedigrees_come_from_the_cache_until_a_change_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cached = open(dir.path()).await;
+    let uncached = open(dir.path()).await.with_vitals_cache(0);
+    let o = Actor::user("owner");
+    let (_, c, f, _) = family(&cached, &o).await;
+    let before = named(&[("Father", 1), ("Grandfather", 2)]);
+    assert_eq!(ancestors(&cached, &o, &c).await, before);
+
+    rename_unrecorded(dir.path(), &f, "Unrecorded");
+    let after = named(&[("Unrecorded", 1), ("Grandfather", 2)]);
+    assert_eq!(
+        ancestors(&uncached, &o, &c).await,
+        after,
+        "a service without the cache reads the stored vitals"
+    );
+    assert_eq!(
+        ancestors(&cached, &o, &c).await,
+        before,
+        "a change nobody recorded is not seen through the cache"
+    );
+
+    record_change(dir.path(), &f);
+    assert_eq!(ancestors(&cached, &o, &c).await, after);
+}
+
+#[tokio::test]
+async fn a_cache_too_far_behind_drops_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let cached = open(dir.path()).await;
+    let o = Actor::user("owner");
+    let (_, c, f, _) = family(&cached, &o).await;
+    assert_eq!(
+        ancestors(&cached, &o, &c).await,
+        named(&[("Father", 1), ("Grandfather", 2)])
+    );
+    rename_unrecorded(dir.path(), &f, "Unrecorded");
+    // Changes of other documents, then the oldest ones trimmed (as the triggers trim): the
+    // cache's mark is older than anything kept.
+    for _ in 0..3 {
+        record_change(dir.path(), "someone-else");
+    }
+    let conn = rusqlite::Connection::open(dir.path().join("genealogy.db")).unwrap();
+    conn.execute(
+        "DELETE FROM document_changes WHERE seq < (SELECT MAX(seq) FROM document_changes)",
+        [],
+    )
+    .unwrap();
+    assert_eq!(
+        ancestors(&cached, &o, &c).await,
+        named(&[("Unrecorded", 1), ("Grandfather", 2)])
+    );
+}
