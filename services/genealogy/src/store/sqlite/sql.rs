@@ -40,9 +40,11 @@ const KEY_COUNT: &str = "SELECT COALESCE(\
 /// The collections whose changes the triggers of `document_changes` record (migration 0005).
 pub(super) const TRACKED: &[Collection] = &[Collection::Vitals];
 
-/// The oldest and newest change kept, `(0, 0)` when none is.
-pub(super) const CHANGE_BOUNDS: &str =
-    "SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM document_changes";
+/// The oldest and newest change kept, `(0, 0)` when none is. Two subqueries: SQLite answers a
+/// lone `MIN` or `MAX` from one end of the key, but both in one `SELECT` scan the table.
+pub(super) const CHANGE_BOUNDS: &str = "SELECT \
+     COALESCE((SELECT MIN(seq) FROM document_changes), 0), \
+     COALESCE((SELECT MAX(seq) FROM document_changes), 0)";
 
 /// The ids a collection's changes in `(?1, ?2]` touched, oldest first, at most `?4`.
 pub(super) const CHANGED_IDS: &str = "SELECT id FROM document_changes \
