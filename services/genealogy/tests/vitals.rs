@@ -383,7 +383,7 @@ async fn ancestors(g: &Genealogy, a: &Actor, id: &str) -> Vec<(String, u32, Stri
     let mut nodes: Vec<(String, u32, String, String)> = p
         .nodes
         .into_iter()
-        .map(|n| (n.person.id, n.generation, n.via, n.kind))
+        .map(|n| (n.person.id.clone(), n.generation, n.via, n.kind))
         .collect();
     nodes.sort();
     nodes
@@ -524,7 +524,7 @@ async fn summary_of(g: &Genealogy, a: &Actor, root: &str, who: &str) -> Option<P
     let p = g.pedigree(a, root, 5, true).await.unwrap();
     let found = p.nodes.into_iter().find(|n| n.person.id == who)?.person;
     check_summary(g, a, &found).await;
-    Some(found)
+    Some(PersonSummary::clone(&found))
 }
 
 #[tokio::test]

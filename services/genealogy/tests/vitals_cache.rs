@@ -7,10 +7,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use dzinza_genealogy::policy::Actor;
 use dzinza_genealogy::service::{
-    Clock, Genealogy, NewPerson, NewRelationship, NewTree, PersonPatch,
+    Clock, EventInput, Genealogy, NewPerson, NewRelationship, NewTree, Pedigree, PersonPatch,
+    PersonSummary,
 };
 use dzinza_genealogy::store::DocumentStore;
 use dzinza_genealogy::store::sqlite::SqliteStore;
@@ -190,4 +192,60 @@ async fn a_cache_too_far_behind_drops_everything() {
         ancestors(&cached, &o, &c).await,
         named(&[("Unrecorded", 1), ("Grandfather", 2)])
     );
+}
+
+#[tokio::test]
+async fn a_kept_summary_follows_the_date_of_today() {
+    // Someone born in 1920 with no death recorded is living in 2026 and, 110 years on, no
+    // longer: the summary made while their vitals are kept must not outlive that.
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("genealogy.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let now = Arc::new(AtomicI64::new(1_767_225_600_000)); // 2026-01-01
+    let clock: Clock = {
+        let now = Arc::clone(&now);
+        Arc::new(move || now.load(Ordering::Relaxed))
+    };
+    let g = Genealogy::new(Arc::new(store), clock);
+    let o = Actor::user("owner");
+    let (tree, c, f, _) = family(&g, &o).await;
+    let birth: EventInput = serde_json::from_value(json!({
+        "tree_id": tree, "type": "birth", "date": "3 MAR 1920",
+        "participants": [{"person_id": f, "role": "principal"}],
+    }))
+    .unwrap();
+    g.create_event(&o, birth).await.unwrap();
+    let living = |p: Pedigree| {
+        p.nodes
+            .iter()
+            .find(|n| n.person.id == f)
+            .map(|n| n.person.living)
+            .unwrap()
+    };
+    assert!(living(g.pedigree(&o, &c, 3, true).await.unwrap()));
+    assert!(living(g.pedigree(&o, &c, 3, true).await.unwrap()), "kept");
+    now.store(1_956_528_000_000, Ordering::Relaxed); // 2032-01-01
+    assert!(!living(g.pedigree(&o, &c, 3, true).await.unwrap()));
+}
+
+#[tokio::test]
+async fn a_kept_summary_encodes_as_the_summary_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = open(dir.path()).await;
+    let o = Actor::user("owner");
+    let (_, c, _, _) = family(&g, &o).await;
+    for _ in 0..2 {
+        // The first pedigree makes the shared summaries, the second reuses them.
+        let p = g.pedigree(&o, &c, 3, true).await.unwrap();
+        assert_eq!(p.nodes.len(), 2);
+        for n in &p.nodes {
+            let shared: serde_json::Value =
+                serde_json::from_str(&serde_json::to_string(&n.person).unwrap()).unwrap();
+            let own = serde_json::to_value(PersonSummary::clone(&n.person)).unwrap();
+            assert_eq!(shared, own);
+            assert_eq!(shared["names"][0]["surname"], "Moyo");
+        }
+    }
 }

@@ -7,7 +7,7 @@
 //! or another one, never sees what the commit replaced. A store that cannot tell (MongoDB here)
 //! gets no caching at all.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
@@ -19,27 +19,57 @@ use crate::store::{Changes, DocumentStore};
 /// Bytes a kept document is charged beyond its JSON text (the decoded form's overhead).
 const OVERHEAD: u32 = 256;
 
-/// Decoded documents of one collection, at most about `capacity` bytes of their JSON text.
-pub(crate) struct Decoded<T> {
+/// Decoded documents of one collection, at most about `capacity` bytes of their JSON text, each
+/// with a memo `M` that callers derive from it once for everyone.
+pub(crate) struct Decoded<T, M> {
     /// `None` when the capacity is zero.
-    entries: Option<Cache<String, Entry<T>, ByWeight>>,
+    entries: Option<Cache<String, Entry<T, M>, ByWeight>>,
     /// The store's mark up to which changes have been dropped from `entries`; `None` before
     /// the first look. Insertions hold it for reading and check it, so that a document read
     /// before a change that another request has just dropped is not put back.
     mark: RwLock<Option<u64>>,
 }
 
+/// A document and its memo: whoever derives something from the document first sets the memo,
+/// and every later reader of the same kept document finds it. A memo belongs to its document,
+/// so dropping the document drops it too.
+pub(crate) struct Kept<T, M> {
+    /// The document.
+    pub doc: Arc<T>,
+    /// What was derived from it, once set.
+    pub memo: Arc<OnceLock<M>>,
+}
+
+impl<T, M> Kept<T, M> {
+    /// `doc` with no memo yet.
+    pub fn new(doc: T) -> Self {
+        Kept {
+            doc: Arc::new(doc),
+            memo: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+// Derived `Clone` would ask `T: Clone` and `M: Clone`; only the `Arc`s are cloned.
+impl<T, M> Clone for Kept<T, M> {
+    fn clone(&self) -> Self {
+        Kept {
+            doc: Arc::clone(&self.doc),
+            memo: Arc::clone(&self.memo),
+        }
+    }
+}
+
 /// A kept document and what it is charged against the capacity.
-struct Entry<T> {
-    doc: Arc<T>,
+struct Entry<T, M> {
+    kept: Kept<T, M>,
     weight: u32,
 }
 
-// Derived `Clone` would ask `T: Clone`; only the `Arc` is cloned.
-impl<T> Clone for Entry<T> {
+impl<T, M> Clone for Entry<T, M> {
     fn clone(&self) -> Self {
         Entry {
-            doc: Arc::clone(&self.doc),
+            kept: self.kept.clone(),
             weight: self.weight,
         }
     }
@@ -49,8 +79,8 @@ impl<T> Clone for Entry<T> {
 #[derive(Clone, Copy)]
 struct ByWeight;
 
-impl<T> Weighter<String, Entry<T>> for ByWeight {
-    fn weight(&self, _: &String, entry: &Entry<T>) -> u64 {
+impl<T, M> Weighter<String, Entry<T, M>> for ByWeight {
+    fn weight(&self, _: &String, entry: &Entry<T, M>) -> u64 {
         u64::from(entry.weight)
     }
 }
@@ -60,7 +90,7 @@ impl<T> Weighter<String, Entry<T>> for ByWeight {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ReadAt(Option<u64>);
 
-impl<T: Stored + 'static> Decoded<T> {
+impl<T: Stored + 'static, M: Send + Sync + 'static> Decoded<T, M> {
     /// A cache of about `capacity` bytes (0: none).
     pub fn new(capacity: u64) -> Self {
         // The item estimate sizes the tables up front: vitals run to about 1.5 KB.
@@ -113,7 +143,7 @@ impl<T: Stored + 'static> Decoded<T> {
         store: &dyn DocumentStore,
         ids: &[String],
         at: ReadAt,
-    ) -> Result<Vec<Arc<T>>> {
+    ) -> Result<Vec<Kept<T, M>>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -123,7 +153,7 @@ impl<T: Stored + 'static> Decoded<T> {
                 let mut missing = Vec::new();
                 for id in ids {
                     match entries.get(id) {
-                        Some(entry) => found.push(entry.doc),
+                        Some(entry) => found.push(entry.kept),
                         None => missing.push(id.clone()),
                     }
                 }
@@ -140,7 +170,7 @@ impl<T: Stored + 'static> Decoded<T> {
             let weight = u32::try_from(doc.body.len())
                 .unwrap_or(u32::MAX)
                 .saturating_add(OVERHEAD);
-            decoded.push((Arc::new(parse_text::<T>(doc)?), weight));
+            decoded.push((Kept::new(parse_text::<T>(doc)?), weight));
         }
         self.keep(at, &decoded);
         found.extend(decoded.into_iter().map(|(doc, _)| doc));
@@ -149,7 +179,7 @@ impl<T: Stored + 'static> Decoded<T> {
 
     /// Keeps documents read at `at`, unless changes after it have been dropped since (one of
     /// them might be among these, read before it).
-    fn keep(&self, at: ReadAt, docs: &[(Arc<T>, u32)]) {
+    fn keep(&self, at: ReadAt, docs: &[(Kept<T, M>, u32)]) {
         let (Some(entries), Some(read_at)) = (&self.entries, at.0) else {
             return;
         };
@@ -157,12 +187,12 @@ impl<T: Stored + 'static> Decoded<T> {
         if *mark != Some(read_at) {
             return;
         }
-        for (doc, weight) in docs {
+        for (kept, weight) in docs {
             let entry = Entry {
-                doc: Arc::clone(doc),
+                kept: kept.clone(),
                 weight: *weight,
             };
-            entries.insert(doc.id().to_owned(), entry);
+            entries.insert(kept.doc.id().to_owned(), entry);
         }
     }
 }

@@ -5,9 +5,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use super::cache::ReadAt;
+use super::cache::{Kept, ReadAt};
 use super::persons::{Vital, birth_and_death, living_as_stated, masked_names};
 use super::{Genealogy, Result};
 use crate::model::{
@@ -15,6 +16,13 @@ use crate::model::{
 };
 use crate::policy::{self, Actor, Visibility};
 use crate::store::Query;
+
+/// Values by person id, on the pedigree path: a thousand ids are hashed several times each, and
+/// aHash (randomly keyed, like the standard SipHash) costs a fraction of it.
+pub(crate) type Ids<V> = HashMap<String, V, ahash::RandomState>;
+
+/// A set of person ids (see [`Ids`]).
+pub(crate) type IdSet = HashSet<String, ahash::RandomState>;
 
 /// A person as a pedigree shows them: the fields of a full person view that a chart needs
 /// (the rest is one `GET /persons/{id}` away).
@@ -40,10 +48,57 @@ pub struct PersonSummary {
     pub masked: bool,
 }
 
+/// A summary as pedigrees share it: made once per kept document for everyone who sees the
+/// person in full, with its JSON, so that a response copies the text instead of encoding the
+/// summary again (a thousand of them were a third of a pedigree's time).
+#[derive(Debug)]
+pub struct SharedSummary {
+    summary: PersonSummary,
+    /// The summary as JSON (absent for one-off summaries, e.g. masked ones).
+    json: Option<Box<RawValue>>,
+}
+
+impl SharedSummary {
+    /// `summary`, its JSON made now when `encode`.
+    fn new(summary: PersonSummary, encode: bool) -> Self {
+        // Encoding a struct of strings, numbers and enums into memory cannot fail; were it to,
+        // the summary is encoded with the response instead.
+        let json = encode
+            .then(|| serde_json::value::to_raw_value(&summary).ok())
+            .flatten();
+        SharedSummary { summary, json }
+    }
+}
+
+impl std::ops::Deref for SharedSummary {
+    type Target = PersonSummary;
+
+    fn deref(&self) -> &PersonSummary {
+        &self.summary
+    }
+}
+
+impl Serialize for SharedSummary {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match &self.json {
+            Some(json) => json.serialize(s),
+            None => self.summary.serialize(s),
+        }
+    }
+}
+
+/// A person's vitals as the cache keeps them, with the summary everyone allowed the full
+/// view gets (see [`FullSummary`]).
+pub(crate) type KeptVitals = Kept<Vitals, FullSummary>;
+
+/// The summary of a person for callers who see them in full, and the living flag it was made
+/// with (inferred from the date of today: a summary made with another is made afresh).
+pub(crate) type FullSummary = (bool, Arc<SharedSummary>);
+
 /// A person's card and vital events: what summarising them needs. Their vitals, kept or
 /// read; for data written before vitals kept cards, vitals made up from the person and their
 /// events. Either way [`Vitals::card`] is present.
-pub(crate) struct Carded(Arc<Vitals>);
+pub(crate) struct Carded(KeptVitals);
 
 /// Renders a summary for a caller with visibility `vis` (never `Hidden`), as
 /// [`super::render`] renders a full view.
@@ -82,7 +137,7 @@ impl Genealogy {
     pub(crate) async fn cards(
         &self,
         ids: &[String],
-        mut known: HashMap<String, Arc<Vitals>>,
+        mut known: Ids<KeptVitals>,
         at: ReadAt,
     ) -> Result<Vec<Carded>> {
         let unread: Vec<String> = ids
@@ -91,14 +146,14 @@ impl Genealogy {
             .cloned()
             .collect();
         for v in self.vitals_of(&unread, at).await? {
-            known.insert(v.id.clone(), v);
+            known.insert(v.doc.id.clone(), v);
         }
         let mut out = Vec::with_capacity(ids.len());
         let mut no_card = Vec::new();
         for id in ids {
             match known.remove(id) {
-                Some(v) if v.card.is_some() => out.push(Carded(v)),
-                other => no_card.push((id.clone(), other.map(|v| v.events.clone()))),
+                Some(v) if v.doc.card.is_some() => out.push(Carded(v)),
+                other => no_card.push((id.clone(), other.map(|v| v.doc.events.clone()))),
             }
         }
         if no_card.is_empty() {
@@ -125,7 +180,7 @@ impl Genealogy {
                 .remove(&person.id)
                 .flatten()
                 .unwrap_or_else(|| VitalEvent::of(&events, &person.id));
-            out.push(Carded(Arc::new(Vitals {
+            out.push(Carded(Kept::new(Vitals {
                 card: Some(PersonCard::of(&person)),
                 id: person.id,
                 events: vitals,
@@ -141,11 +196,11 @@ impl Genealogy {
         &self,
         actor: &Actor,
         people: Vec<Carded>,
-    ) -> Result<HashMap<String, PersonSummary>> {
+    ) -> Result<Ids<Arc<SharedSummary>>> {
         // Most share one tree: the distinct ids before any is copied.
         let distinct: HashSet<&str> = people
             .iter()
-            .filter_map(|p| p.0.card.as_ref())
+            .filter_map(|p| p.0.doc.card.as_ref())
             .flat_map(|c| c.tree_ids.iter().map(String::as_str))
             .collect();
         let mut tree_ids: Vec<String> = distinct.into_iter().map(str::to_owned).collect();
@@ -154,13 +209,30 @@ impl Genealogy {
         let now = self.now();
         Ok(people
             .into_iter()
-            .filter_map(|Carded(v)| {
+            .filter_map(|Carded(kept)| {
+                let v = &kept.doc;
                 // Always present (see `Carded`).
                 let card = v.card.as_ref()?;
                 let living = living_as_stated(card.living, &v.events, now);
                 let vis = policy::visibility(&card.tree_ids, card.privacy, living, &trees, actor);
-                (vis != Visibility::Hidden)
-                    .then(|| (v.id.clone(), summary(&v.id, card, &v.events, living, vis)))
+                let made = |keep: bool| {
+                    let s = summary(&v.id, card, &v.events, living, vis);
+                    Arc::new(SharedSummary::new(s, keep))
+                };
+                let shown = match (vis, kept.memo.get()) {
+                    (Visibility::Hidden, _) => return None,
+                    (Visibility::Full, Some((made_living, s))) if *made_living == living => {
+                        Arc::clone(s)
+                    }
+                    (Visibility::Full, _) => {
+                        let s = made(true);
+                        // Another request may have set it meanwhile, to the same summary.
+                        let _ = kept.memo.set((living, Arc::clone(&s)));
+                        s
+                    }
+                    (Visibility::Masked, _) => made(false),
+                };
+                Some((v.id.clone(), shown))
             })
             .collect())
     }

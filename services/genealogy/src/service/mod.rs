@@ -13,7 +13,7 @@ mod views;
 mod vitals;
 
 pub use activity::{MergeOutcome, NewMergeSuggestion, NotificationFilter};
-pub use cards::PersonSummary;
+pub use cards::{PersonSummary, SharedSummary};
 pub use codec::{Stored, doc_of};
 pub use import::{ImportBatch, ImportEvent, ImportOutcome, ImportPerson};
 pub use persons::{
@@ -138,7 +138,7 @@ pub struct Genealogy {
     store: Arc<dyn DocumentStore>,
     clock: Clock,
     /// Decoded vitals, for pedigrees (kept only on stores that report changes).
-    vitals: Arc<cache::Decoded<Vitals>>,
+    vitals: Arc<cache::Decoded<Vitals, cards::FullSummary>>,
 }
 
 /// Writes and recorded changes gathered by one use case, committed together.
@@ -257,7 +257,7 @@ impl Genealogy {
         &self,
         ids: &[String],
         at: cache::ReadAt,
-    ) -> Result<Vec<Arc<Vitals>>> {
+    ) -> Result<Vec<cache::Kept<Vitals, cards::FullSummary>>> {
         self.vitals.get_many(self.store.as_ref(), ids, at).await
     }
 

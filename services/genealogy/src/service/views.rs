@@ -8,11 +8,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::cache::ReadAt;
-use super::cards::PersonSummary;
+use super::cards::{IdSet, Ids, KeptVitals, PersonSummary, SharedSummary};
 use super::persons::{PersonView, Seen};
 use super::{Genealogy, Result, Stored as _, invalid};
 use crate::kinship::{self, FamilyGraph, StepKind};
-use crate::model::{Collection, ParentKind, Person, Relationship, RelationshipKind, Vitals};
+use crate::model::{Collection, ParentKind, Person, Relationship, RelationshipKind};
 use crate::policy::{Actor, Visibility};
 use crate::store::Query;
 
@@ -51,8 +51,10 @@ pub struct Family {
 /// One person in a pedigree.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AncestorNode {
-    /// The person, summarised.
-    pub person: PersonSummary,
+    /// The person, summarised (shared with the cache: the summary of someone shown in full is
+    /// made once per kept document).
+    #[schema(value_type = PersonSummary)]
+    pub person: Arc<SharedSummary>,
     /// Generations from the root (parents are 1).
     pub generation: u32,
     /// The person one generation nearer the root (the child for ancestors, the parent for
@@ -103,9 +105,9 @@ struct Step {
 /// What a pedigree walk reached: the links by the person they lead from, everyone reached
 /// but the root, and their vitals where stored.
 struct Walk {
-    links: HashMap<String, Vec<Step>>,
+    links: Ids<Vec<Step>>,
     reached: Vec<String>,
-    vitals: HashMap<String, Arc<Vitals>>,
+    vitals: Ids<KeptVitals>,
 }
 
 /// The steps parent–child relationships make, upwards (child to parent) or down.
@@ -265,7 +267,8 @@ impl Genealogy {
         let people = self.cards(&reached, vitals, at).await?;
         let mut seen = self.summarize(actor, people).await?;
         let mut nodes = Vec::new();
-        let mut visited: HashSet<String> = HashSet::from([id.to_owned()]);
+        let mut visited = IdSet::default();
+        visited.insert(id.to_owned());
         let mut frontier = vec![id.to_owned()];
         for generation in 1..=generations {
             // This generation's links in the order one query for the frontier returns them.
@@ -315,11 +318,12 @@ impl Genealogy {
     /// not keep links yet, the links come from the relationships, read while the vitals are.
     async fn walk(&self, id: &str, generations: u32, up: bool, at: ReadAt) -> Result<Walk> {
         let mut walk = Walk {
-            links: HashMap::new(),
+            links: Ids::default(),
             reached: Vec::new(),
-            vitals: HashMap::new(),
+            vitals: Ids::default(),
         };
-        let mut reached: HashSet<String> = HashSet::from([id.to_owned()]);
+        let mut reached = IdSet::default();
+        reached.insert(id.to_owned());
         let mut frontier = vec![id.to_owned()];
         for generation in 0..=generations {
             let last = generation == generations;
@@ -333,15 +337,15 @@ impl Genealogy {
             if !last && up {
                 let linked: HashSet<&str> = read
                     .iter()
-                    .filter(|v| v.parents.is_some())
-                    .map(|v| v.id.as_str())
+                    .filter(|v| v.doc.parents.is_some())
+                    .map(|v| v.doc.id.as_str())
                     .collect();
                 let unlinked: Vec<String> = frontier
                     .iter()
                     .filter(|p| !linked.contains(p.as_str()))
                     .cloned()
                     .collect();
-                for v in &read {
+                for v in read.iter().map(|k| &k.doc) {
                     steps.extend(v.parents.iter().flatten().map(|l| Step {
                         relationship_id: l.relationship_id.clone(),
                         to: l.parent.clone(),
@@ -355,7 +359,7 @@ impl Genealogy {
             steps.extend(step_of(&down, up));
             if generation > 0 {
                 walk.vitals
-                    .extend(read.into_iter().map(|v| (v.id.clone(), v)));
+                    .extend(read.into_iter().map(|v| (v.doc.id.clone(), v)));
             }
             let mut next = Vec::new();
             for step in steps {
