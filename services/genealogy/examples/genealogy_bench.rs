@@ -813,30 +813,27 @@ async fn measure(
         )
         .await,
     );
+    let warm = "10 generations of ancestors (youngest generation), warm cache";
     if std::env::args()
         .skip_while(|a| a != "--only")
         .nth(1)
-        .is_none_or(|only| "10 generations of ancestors".contains(&only))
+        .is_none_or(|only| warm.contains(&only))
     {
         for id in youngest.iter().take(samples) {
             service.pedigree(&actor, id, 10, true).await.unwrap();
         }
     }
     rows.push(
-        time(
-            "10 generations of ancestors (youngest generation), warm cache",
-            samples,
-            |i| {
-                let s = &service;
-                let a = &actor;
-                let id = youngest[i % youngest.len()].clone();
-                async move {
-                    let p = s.pedigree(a, &id, 10, true).await.unwrap();
-                    let n = p.nodes.len();
-                    (p, n)
-                }
-            },
-        )
+        time(warm, samples, |i| {
+            let s = &service;
+            let a = &actor;
+            let id = youngest[i % youngest.len()].clone();
+            async move {
+                let p = s.pedigree(a, &id, 10, true).await.unwrap();
+                let n = p.nodes.len();
+                (p, n)
+            }
+        })
         .await,
     );
     for prefix in ["m", "mo", "moyo", "tend", "van der", "jürgen m", "zzz"] {
