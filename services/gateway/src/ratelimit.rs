@@ -40,6 +40,8 @@ impl RateKey {
 
 struct Class {
     limit: RateLimit,
+    /// `RateLimit-Limit` of every answer of this class, so no request formats it.
+    limit_value: HeaderValue,
     limiter: Keyed,
 }
 
@@ -59,7 +61,7 @@ impl std::fmt::Debug for RateLimits {
 
 /// The outcome of one check, with what the `RateLimit-*` headers should say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
+pub struct Decision<'a> {
     /// Whether the request may proceed.
     pub allowed: bool,
     /// Bucket size.
@@ -68,24 +70,76 @@ pub struct Decision {
     pub remaining: u32,
     /// Seconds until the bucket is full again (allowed) or until the next request may pass (refused).
     pub reset_secs: u64,
+    /// `limit` as a header value, built with the class.
+    limit_value: &'a HeaderValue,
 }
 
-impl Decision {
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
+impl Decision<'_> {
     /// Writes `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        headers.insert(
-            HeaderName::from_static("ratelimit-limit"),
-            HeaderValue::from(self.limit),
-        );
-        headers.insert(
-            HeaderName::from_static("ratelimit-remaining"),
-            HeaderValue::from(self.remaining),
-        );
-        headers.insert(
-            HeaderName::from_static("ratelimit-reset"),
-            HeaderValue::from(self.reset_secs),
-        );
+        headers.insert(RATELIMIT_LIMIT, self.limit_value.clone());
+        headers.insert(RATELIMIT_REMAINING, number_value(u64::from(self.remaining)));
+        headers.insert(RATELIMIT_RESET, number_value(self.reset_secs));
     }
+}
+
+/// Numbers below this have their text in [`SMALL_NUMBERS`].
+const SMALL: usize = 1000;
+/// Bytes of the text of 0..SMALL: ten of one digit, ninety of two, nine hundred of three.
+const SMALL_NUMBERS_LEN: usize = 10 + 90 * 2 + 900 * 3;
+
+/// The decimal text of 0, 1, ..., 999 back to back, made at compile time: a header value of a
+/// small number borrows its text from here instead of allocating a buffer.
+static SMALL_NUMBERS: [u8; SMALL_NUMBERS_LEN] = small_numbers();
+
+const fn small_numbers() -> [u8; SMALL_NUMBERS_LEN] {
+    let mut out = [0u8; SMALL_NUMBERS_LEN];
+    let mut n = 0;
+    let mut at = 0;
+    while n < SMALL {
+        let (start, len) = small_number_span(n);
+        // `at` equals `start`: the spans tile the array in order.
+        let mut i = 0;
+        let mut rest = n;
+        while i < len {
+            out[start + len - 1 - i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            i += 1;
+        }
+        at += len;
+        n += 1;
+    }
+    assert!(at == SMALL_NUMBERS_LEN);
+    out
+}
+
+/// Where the text of `n` (< [`SMALL`]) starts in [`SMALL_NUMBERS`], and its length.
+const fn small_number_span(n: usize) -> (usize, usize) {
+    if n < 10 {
+        (n, 1)
+    } else if n < 100 {
+        (10 + (n - 10) * 2, 2)
+    } else {
+        (190 + (n - 100) * 3, 3)
+    }
+}
+
+/// `n` as a decimal header value; below 1000 without allocating (the usual `RateLimit-*`
+/// values: bursts, what is left of them, seconds to wait).
+pub fn number_value(n: u64) -> HeaderValue {
+    if let Ok(small) = usize::try_from(n)
+        && small < SMALL
+    {
+        let (start, len) = small_number_span(small);
+        let text = bytes::Bytes::from_static(&SMALL_NUMBERS[start..start + len]);
+        // Digits are always a valid value; the fallback only keeps this free of panics.
+        return HeaderValue::from_maybe_shared(text).unwrap_or_else(|_| HeaderValue::from(n));
+    }
+    HeaderValue::from(n)
 }
 
 impl RateLimits {
@@ -103,6 +157,7 @@ impl RateLimits {
                     name.clone(),
                     Class {
                         limit: *limit,
+                        limit_value: number_value(u64::from(limit.burst)),
                         limiter,
                     },
                 )
@@ -115,7 +170,7 @@ impl RateLimits {
     }
 
     /// Takes one token from `key`'s bucket in `class`; unknown classes are not limited.
-    pub fn check(&self, class: &str, key: &RateKey) -> Option<Decision> {
+    pub fn check(&self, class: &str, key: &RateKey) -> Option<Decision<'_>> {
         let class = self.classes.get(class)?;
         let burst = class.limit.burst;
         let refill = Duration::from_secs(60) / class.limit.per_minute.max(1);
@@ -128,6 +183,7 @@ impl RateLimits {
                     limit: burst,
                     remaining,
                     reset_secs: (refill * used).as_secs_f64().ceil() as u64,
+                    limit_value: &class.limit_value,
                 }
             }
             Err(not_until) => {
@@ -137,6 +193,7 @@ impl RateLimits {
                     limit: burst,
                     remaining: 0,
                     reset_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                    limit_value: &class.limit_value,
                 }
             }
         })
@@ -190,6 +247,43 @@ mod tests {
             .write_headers(&mut h);
         assert_eq!(h["ratelimit-limit"], "5");
         assert_eq!(h["ratelimit-remaining"], "4");
+    }
+
+    #[test]
+    fn limit_header_is_the_burst_even_when_large() {
+        let mut h = HeaderMap::new();
+        limits(600_000_000, 10_000_000)
+            .check("c", &RateKey::user("k"))
+            .unwrap()
+            .write_headers(&mut h);
+        assert_eq!(h["ratelimit-limit"], "10000000");
+        assert_eq!(h["ratelimit-remaining"], "9999999");
+    }
+
+    #[test]
+    fn number_values_read_as_their_decimal_text() {
+        let edges = [
+            0,
+            1,
+            9,
+            10,
+            11,
+            42,
+            99,
+            100,
+            101,
+            500,
+            998,
+            999,
+            1000,
+            1001,
+            65_535,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ];
+        for n in edges.into_iter().chain(0..2000) {
+            assert_eq!(number_value(n).to_str().unwrap(), n.to_string(), "{n}");
+        }
     }
 
     #[test]
