@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use dzinza_kit::Problem;
-use dzinza_kit::identity::{Identity, bearer_token};
+use dzinza_kit::identity::{VerifiedIdentity, bearer_token};
 use dzinza_kit::metrics::RouteLabel;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
@@ -113,7 +113,7 @@ async fn handle(
     };
     if let Some(id) = &identity
         && !rule.roles.is_empty()
-        && !rule.roles.iter().any(|r| id.has_role(r))
+        && !rule.roles.iter().any(|r| id.identity.has_role(r))
     {
         return Problem::forbidden("Your account does not have the role this endpoint needs.")
             .into_response();
@@ -125,7 +125,7 @@ async fn handle(
         "anonymous"
     });
     let key = match &identity {
-        Some(id) => RateKey::user(&id.user_id),
+        Some(id) => RateKey::user(&id.identity.user_id),
         None => RateKey::Ip(client_ip),
     };
     let decision = gw.limits.check(class, &key);
@@ -140,7 +140,7 @@ async fn handle(
         return Problem::payload_too_large(limit).into_response();
     }
 
-    prepare_headers(gw, &mut parts, client_ip, identity.as_ref());
+    prepare_headers(gw, &mut parts, client_ip, identity.as_deref());
     let uri = match upstream.uri_for(upstream_path, parts.uri.query()) {
         Ok(uri) => uri,
         Err(()) => {
@@ -173,7 +173,7 @@ async fn authenticate(
     gw: &Gateway,
     headers: &HeaderMap,
     rule: &RouteRule,
-) -> Result<Option<Identity>, Problem> {
+) -> Result<Option<Arc<VerifiedIdentity>>, Problem> {
     let token = bearer_token(headers);
     match (token, &gw.validator) {
         (None, _) if rule.public => Ok(None),
@@ -182,7 +182,7 @@ async fn authenticate(
         (Some(_), None) => Err(Problem::unavailable(
             "The gateway has no identity provider configured (DZINZA_JWKS_URL).",
         )),
-        (Some(token), Some(validator)) => match validator.validate(token).await {
+        (Some(token), Some(validator)) => match validator.validate_shared(token).await {
             Ok(identity) => Ok(Some(identity)),
             // A stale token must not lock anyone out of login or refresh.
             Err(_) if rule.public => Ok(None),
@@ -274,7 +274,7 @@ fn prepare_headers(
     gw: &Gateway,
     parts: &mut Parts,
     client_ip: IpAddr,
-    identity: Option<&Identity>,
+    identity: Option<&VerifiedIdentity>,
 ) {
     let trusted = gw.config.forwarded_hops > 0;
     let headers = &mut parts.headers;
@@ -310,14 +310,15 @@ fn prepare_headers(
     }
 
     if let Some(id) = identity {
-        if let Ok(v) = HeaderValue::from_str(&id.user_id) {
-            headers.insert(X_USER_ID, v);
+        // Built with the verified-token cache entry: a clone shares the bytes.
+        if let Some(v) = &id.user_id_header {
+            headers.insert(X_USER_ID, v.clone());
         }
-        if let Some(Ok(v)) = id.email.as_deref().map(HeaderValue::from_str) {
-            headers.insert(X_USER_EMAIL, v);
+        if let Some(v) = &id.email_header {
+            headers.insert(X_USER_EMAIL, v.clone());
         }
-        if let Ok(v) = HeaderValue::try_from(id.roles.join(",")) {
-            headers.insert(X_USER_ROLES, v);
+        if let Some(v) = &id.roles_header {
+            headers.insert(X_USER_ROLES, v.clone());
         }
         // Cookie-authenticated browsers: services validate the same token from Authorization.
         if !headers.contains_key(header::AUTHORIZATION)

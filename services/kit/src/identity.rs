@@ -56,6 +56,35 @@ impl Identity {
     }
 }
 
+/// An identity from a verified token, with the `X-User-*` header values a proxy forwards for it,
+/// built once per token rather than once per request.
+#[derive(Debug)]
+pub struct VerifiedIdentity {
+    /// The caller.
+    pub identity: Identity,
+    /// The `X-User-Id` value; `None` when the user id is not a valid header value.
+    pub user_id_header: Option<http::HeaderValue>,
+    /// The `X-User-Email` value; `None` without an email or when it is not a valid header value.
+    pub email_header: Option<http::HeaderValue>,
+    /// The `X-User-Roles` value (roles joined by commas); `None` when not a valid header value.
+    pub roles_header: Option<http::HeaderValue>,
+}
+
+impl VerifiedIdentity {
+    /// `identity` with its header values.
+    pub fn new(identity: Identity) -> Self {
+        Self {
+            user_id_header: http::HeaderValue::from_str(&identity.user_id).ok(),
+            email_header: identity
+                .email
+                .as_deref()
+                .and_then(|e| http::HeaderValue::from_str(e).ok()),
+            roles_header: http::HeaderValue::try_from(identity.roles.join(",")).ok(),
+            identity,
+        }
+    }
+}
+
 /// Claims Dzinza access tokens carry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -262,6 +291,14 @@ impl TokenValidator {
 
     /// Validates a compact JWT and returns the caller's identity.
     pub async fn validate(&self, token: &str) -> Result<Identity, TokenError> {
+        self.validate_shared(token)
+            .await
+            .map(|verified| verified.identity.clone())
+    }
+
+    /// [`TokenValidator::validate`], answering with the verified-token cache's own entry: a token
+    /// seen before costs no copy of the identity and no header value.
+    pub async fn validate_shared(&self, token: &str) -> Result<Arc<VerifiedIdentity>, TokenError> {
         let now = unix_now();
         let leeway = self.leeway.as_secs();
         if let Some(identity) = self.verified.get(token, now, leeway) {
@@ -292,14 +329,14 @@ impl TokenValidator {
         let data = decode::<AccessClaims>(token, &entry.key, &validation)
             .map_err(|e| TokenError::Invalid(describe(&e)))?;
         let c = data.claims;
-        let identity = Identity {
+        let verified = Arc::new(VerifiedIdentity::new(Identity {
             user_id: c.sub,
             email: c.email,
             roles: c.roles,
             token_id: c.jti,
-        };
-        self.verified.insert(token, &kid, c.exp, &identity, now);
-        Ok(identity)
+        }));
+        self.verified.insert(token, &kid, c.exp, &verified, now);
+        Ok(verified)
     }
 
     /// Whether keys are loaded (or loadable now): used as a readiness check.
@@ -593,6 +630,55 @@ mod tests {
             v.validate(&old_token).await,
             Err(TokenError::UnknownKey)
         ));
+    }
+
+    #[test]
+    fn verified_identity_headers_are_those_built_per_request_before() {
+        let v = VerifiedIdentity::new(Identity {
+            user_id: "u-1".into(),
+            email: Some("a@example.org".into()),
+            roles: vec!["USER".into(), "ADMIN".into()],
+            token_id: None,
+        });
+        assert_eq!(v.user_id_header.as_ref().unwrap(), "u-1");
+        assert_eq!(v.email_header.as_ref().unwrap(), "a@example.org");
+        assert_eq!(v.roles_header.as_ref().unwrap(), "USER,ADMIN");
+
+        let v = VerifiedIdentity::new(Identity {
+            user_id: "bad\nid".into(),
+            email: None,
+            roles: vec![],
+            token_id: None,
+        });
+        assert!(v.user_id_header.is_none(), "not a valid header value");
+        assert!(v.email_header.is_none());
+        assert_eq!(
+            v.roles_header.as_ref().unwrap(),
+            "",
+            "no roles: an empty value"
+        );
+
+        let v = VerifiedIdentity::new(Identity {
+            user_id: "u".into(),
+            email: Some("bad\r@example.org".into()),
+            roles: vec!["A\u{7f}".into()],
+            token_id: None,
+        });
+        assert!(v.email_header.is_none());
+        assert!(v.roles_header.is_none());
+    }
+
+    #[tokio::test]
+    async fn validate_shared_answers_a_seen_token_with_the_same_entry() {
+        let issuer = crate::testing::TestIssuer::new("k1");
+        let url = issuer.serve_jwks().await.unwrap();
+        let v = TokenValidator::from_url(&url, "dzinza", "dzinza", Duration::ZERO).unwrap();
+        let token = issuer.token("u1", &["USER"]);
+        let first = v.validate_shared(&token).await.unwrap();
+        let second = v.validate_shared(&token).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(first.identity, v.validate(&token).await.unwrap());
+        assert_eq!(first.user_id_header.as_ref().unwrap(), "u1");
     }
 
     #[test]

@@ -7,15 +7,15 @@
 //! Envoy's JWT filter cache.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use super::Identity;
+use super::VerifiedIdentity;
 
 /// How many verified tokens are remembered; at about 0.5 KiB each this bounds the cache near 8 MiB.
 pub(super) const CAPACITY: usize = 16_384;
 
 struct Entry {
-    identity: Identity,
+    identity: Arc<VerifiedIdentity>,
     kid: String,
     exp: u64,
 }
@@ -36,7 +36,7 @@ impl VerifiedTokens {
     }
 
     /// The identity of `token` if it was verified before and is still within `exp + leeway` at `now`.
-    pub(super) fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Identity> {
+    pub(super) fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Arc<VerifiedIdentity>> {
         let mut entries = self.entries.lock().ok()?;
         let entry = entries.get(token)?;
         if now <= entry.exp.saturating_add(leeway) {
@@ -47,7 +47,14 @@ impl VerifiedTokens {
     }
 
     /// Remembers a token that passed full validation with key `kid`.
-    pub(super) fn insert(&self, token: &str, kid: &str, exp: u64, identity: &Identity, now: u64) {
+    pub(super) fn insert(
+        &self,
+        token: &str,
+        kid: &str,
+        exp: u64,
+        identity: &Arc<VerifiedIdentity>,
+        now: u64,
+    ) {
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
@@ -93,22 +100,29 @@ impl VerifiedTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Identity;
 
-    fn id(user: &str) -> Identity {
-        Identity {
+    fn id(user: &str) -> Arc<VerifiedIdentity> {
+        Arc::new(VerifiedIdentity::new(Identity {
             user_id: user.into(),
             email: None,
             roles: vec![],
             token_id: None,
-        }
+        }))
     }
 
     #[test]
     fn answers_until_expiry_plus_leeway_then_forgets() {
         let c = VerifiedTokens::new(8);
         c.insert("t", "k1", 100, &id("u"), 50);
-        assert_eq!(c.get("t", 100, 0).map(|i| i.user_id), Some("u".into()));
-        assert_eq!(c.get("t", 105, 5).map(|i| i.user_id), Some("u".into()));
+        assert_eq!(
+            c.get("t", 100, 0).map(|i| i.identity.user_id.clone()),
+            Some("u".into())
+        );
+        assert_eq!(
+            c.get("t", 105, 5).map(|i| i.identity.user_id.clone()),
+            Some("u".into())
+        );
         assert!(c.get("t", 106, 5).is_none());
         assert_eq!(c.len(), 0, "an expired entry is dropped when seen");
         assert!(c.get("other", 50, 0).is_none());
