@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::routing::get;
 use futures_util::future::BoxFuture;
+use http::header::Entry;
 use http::{HeaderName, HeaderValue, Request, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +23,9 @@ use crate::metrics::{self, Metrics};
 
 /// Header carrying the request id end to end.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A constant, so the name is not parsed again for every response.
+const X_RESPONSE_TIME: HeaderName = HeaderName::from_static("x-response-time");
 
 /// Extra per-response behaviour of [`standard_router_with`].
 #[derive(Debug, Clone, Default)]
@@ -114,13 +118,10 @@ where
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let start = Instant::now();
-        let request_id = match req.headers().get(&REQUEST_ID) {
-            Some(id) => id.clone(),
-            None => {
-                let id = new_request_id();
-                req.headers_mut().insert(REQUEST_ID, id.clone());
-                id
-            }
+        // One lookup whether the client sent an id or not.
+        let request_id = match req.headers_mut().entry(REQUEST_ID) {
+            Entry::Occupied(id) => id.get().clone(),
+            Entry::Vacant(slot) => slot.insert(new_request_id()).clone(),
         };
         let method = metrics::normalise_method(req.method());
         let matched = req.extensions().get::<MatchedPath>().cloned();
@@ -153,19 +154,15 @@ where
                 let headers = response.headers_mut();
                 // Room for what follows, so the map grows at most once.
                 headers.reserve(state.options.response_headers.len() + 2);
-                if !headers.contains_key(&REQUEST_ID) {
-                    headers.insert(REQUEST_ID, request_id);
-                }
+                // `entry`: one lookup per header where `contains_key` and `insert` took two.
+                headers.entry(REQUEST_ID).or_insert(request_id);
                 for (name, value) in &state.options.response_headers {
-                    if !headers.contains_key(name) {
-                        headers.insert(name.clone(), value.clone());
+                    if let Entry::Vacant(slot) = headers.entry(name) {
+                        slot.insert(value.clone());
                     }
                 }
                 if state.options.response_time {
-                    headers.insert(
-                        HeaderName::from_static("x-response-time"),
-                        response_time(elapsed),
-                    );
+                    headers.insert(X_RESPONSE_TIME, response_time(elapsed));
                 }
                 Ok(response)
             }
@@ -192,10 +189,15 @@ fn response_time(elapsed: Duration) -> HeaderValue {
 }
 
 /// A random (version 4) UUID from the thread's generator: no system call per request.
+///
+/// The text lives in one shared allocation from the start, so the copies for the request and
+/// the response are reference counts (a value copied from a slice allocates again when first
+/// cloned).
 fn new_request_id() -> HeaderValue {
     let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-    let mut buf = uuid::Uuid::encode_buffer();
-    HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf))
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut text);
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
         .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
@@ -441,6 +443,39 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(resp.headers()[&REQUEST_ID], "abc-123");
+    }
+
+    #[test]
+    fn request_ids_are_lowercase_v4_uuids() {
+        let a = new_request_id();
+        let text = a.to_str().unwrap();
+        let id = uuid::Uuid::parse_str(text).unwrap();
+        assert_eq!(id.get_version_num(), 4);
+        assert_eq!(text, id.hyphenated().to_string());
+        assert_ne!(new_request_id(), a);
+        assert_eq!(a.clone(), a, "clones share the text");
+    }
+
+    #[tokio::test]
+    async fn the_handler_sees_the_id_the_response_carries() {
+        let app = Router::new().route(
+            "/echo",
+            get(|headers: http::HeaderMap| async move {
+                headers
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            }),
+        );
+        let resp = standard_router("t", app, Health::default(), Metrics::new())
+            .oneshot(Request::get("/echo").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let id = resp.headers()[&REQUEST_ID].clone();
+        let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+        assert_eq!(body, id.as_bytes());
+        assert_eq!(id.len(), 36);
     }
 
     #[tokio::test]
