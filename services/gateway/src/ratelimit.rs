@@ -139,7 +139,38 @@ pub fn number_value(n: u64) -> HeaderValue {
         // Digits are always a valid value; the fallback only keeps this free of panics.
         return HeaderValue::from_maybe_shared(text).unwrap_or_else(|_| HeaderValue::from(n));
     }
-    HeaderValue::from(n)
+    // `HeaderValue::from(n)` allocates a buffer and, freezing it with spare room, a second
+    // block to share it; this text lives in one.
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(Digits::new(n)))
+        .unwrap_or_else(|_| HeaderValue::from(n))
+}
+
+/// The decimal text of a `u64`, right-aligned in a buffer of its own.
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn new(mut n: u64) -> Self {
+        let mut buf = [0u8; 20];
+        let mut start = buf.len();
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Self { buf, start }
+    }
+}
+
+impl AsRef<[u8]> for Digits {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
 }
 
 impl RateLimits {
