@@ -34,8 +34,10 @@ const X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
 const X_USER_EMAIL: HeaderName = HeaderName::from_static("x-user-email");
 const X_USER_ROLES: HeaderName = HeaderName::from_static("x-user-roles");
 
-/// Headers that describe one connection and must not be forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
+const HOPS: usize = 8;
+/// Headers that describe one connection and must not be forwarded (RFC 9110 §7.6.1);
+/// `Connection` first.
+const HOP_BY_HOP: [HeaderName; HOPS] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -242,31 +244,40 @@ fn is_retryable(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names finds those present (usually none, or nginx's `Connection`)
-    // instead of a hashed removal per hop-by-hop name. `Connection` is one of them, so
-    // without any there is nothing it names either.
-    let present: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| HOP_BY_HOP.contains(name))
-        .cloned()
-        .collect();
-    if present.is_empty() {
+    // One pass over the names marks those present (usually none, or nginx's `Connection`)
+    // instead of a hashed removal per hop-by-hop name, and builds no list. `Connection` is one
+    // of them, so without any there is nothing it names either.
+    let mut present = [false; HOPS];
+    let mut any = false;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present[i] = true;
+            any = true;
+        }
+    }
+    if !any {
         return;
     }
-    if headers.contains_key(header::CONNECTION) {
+    if present[0] {
+        // Only names that are there get a `HeaderName` (an allocation for most): `Connection`
+        // usually lists `keep-alive` or `close` with no such header present.
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .map(str::trim)
+            .filter(|name| headers.contains_key(*name))
+            .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
             .collect();
         for name in named {
             headers.remove(name);
         }
     }
-    for name in present {
-        headers.remove(name);
+    for (name, present) in HOP_BY_HOP.iter().zip(present) {
+        if present {
+            headers.remove(name);
+        }
     }
 }
 
@@ -543,6 +554,42 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key(header::ACCEPT));
+    }
+
+    #[test]
+    fn connection_is_the_first_hop_by_hop_name() {
+        assert_eq!(HOP_BY_HOP[0], header::CONNECTION);
+    }
+
+    #[test]
+    fn connection_names_are_removed_only_when_present_and_in_any_case() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            "close, X-Secret-Hop, bad name, ,keep-alive"
+                .parse()
+                .unwrap(),
+        );
+        h.insert("x-secret-hop", "1".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert(header::ACCEPT, "application/json".parse().unwrap());
+        h.insert("close-call", "kept".parse().unwrap());
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2, "{h:?}");
+        assert!(h.contains_key(header::ACCEPT));
+        assert!(h.contains_key("close-call"));
+
+        let mut only_connection = HeaderMap::new();
+        only_connection.insert(header::CONNECTION, "keep-alive".parse().unwrap());
+        only_connection.insert(header::SERVER, "nginx".parse().unwrap());
+        remove_hop_by_hop(&mut only_connection);
+        assert_eq!(only_connection.len(), 1);
+        assert!(only_connection.contains_key(header::SERVER));
+
+        let mut none = HeaderMap::new();
+        none.insert(header::SERVER, "nginx".parse().unwrap());
+        remove_hop_by_hop(&mut none);
+        assert_eq!(none.len(), 1);
     }
 
     #[test]
