@@ -1,6 +1,7 @@
 //! The streaming reverse proxy: policy (identity, roles, rate limits, body limits) then the
 //! upstream call with timeouts, retries for idempotent requests and circuit breaking.
 
+use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use dzinza_kit::Problem;
 use dzinza_kit::identity::{VerifiedIdentity, bearer_token};
 use dzinza_kit::metrics::RouteLabel;
@@ -292,13 +294,12 @@ fn prepare_headers(
     remove_hop_by_hop(headers);
     let host = headers.remove(header::HOST);
 
-    let ip = client_ip.to_string();
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) if trusted => format!("{existing}, {ip}"),
-        _ => ip,
+        // From the owned string: the value takes the buffer over instead of copying it.
+        Some(existing) if trusted => HeaderValue::try_from(format!("{existing}, {client_ip}")).ok(),
+        _ => ip_value(client_ip),
     };
-    // From the owned string: the value takes the buffer over instead of copying it.
-    if let Ok(v) = HeaderValue::try_from(forwarded_for) {
+    if let Some(v) = forwarded_for {
         headers.insert(X_FORWARDED_FOR, v);
     }
     if !(trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
@@ -340,6 +341,31 @@ fn prepare_headers(
         }
     }
     dzinza_kit::telemetry::inject_context(headers);
+}
+
+/// `ip` as a header value. A connection sends many requests from one address, so each thread
+/// keeps the last address's value: a repeat costs a comparison and a reference count instead
+/// of formatting the address and allocating twice (the text, then sharing it for the retry copy).
+fn ip_value(ip: IpAddr) -> Option<HeaderValue> {
+    thread_local! {
+        static LAST: RefCell<Option<(IpAddr, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    let make = || HeaderValue::from_maybe_shared(Bytes::from(ip.to_string())).ok();
+    LAST.try_with(|last| {
+        // Nothing here re-enters, so the borrow always succeeds; were it not to, no caching.
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return make();
+        };
+        if let Some((cached, value)) = &*last
+            && *cached == ip
+        {
+            return Some(value.clone());
+        }
+        let value = make()?;
+        *last = Some((ip, value.clone()));
+        Some(value)
+    })
+    .unwrap_or_else(|_| make())
 }
 
 fn finish_response(mut response: Response) -> Response {
@@ -590,6 +616,15 @@ mod tests {
         none.insert(header::SERVER, "nginx".parse().unwrap());
         remove_hop_by_hop(&mut none);
         assert_eq!(none.len(), 1);
+    }
+
+    #[test]
+    fn ip_values_are_the_address_text_whether_remembered_or_not() {
+        let a: IpAddr = "10.1.2.3".parse().unwrap();
+        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        for ip in [a, a, b, b, a, IpAddr::V4(Ipv4Addr::UNSPECIFIED)] {
+            assert_eq!(ip_value(ip).unwrap(), ip.to_string().as_str());
+        }
     }
 
     #[test]
