@@ -53,14 +53,96 @@ pub struct Upstream {
     /// Service name (`auth`, ...).
     pub name: String,
     base: String,
+    /// `base` split once, when it is a plain `scheme://authority[/path]`.
+    origin: Option<Origin>,
     /// This upstream's circuit breaker.
     pub breaker: CircuitBreaker,
     metrics: metrics::UpstreamMetrics,
 }
 
+/// The parts of an upstream's base URL every request URI repeats.
+#[derive(Debug)]
+struct Origin {
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+    /// The base URL's path, empty or starting with `/`.
+    path: String,
+}
+
+/// `http::Uri` refuses URIs longer than this (its `MAX_LEN`); the split-up form checks it too.
+const MAX_URI_LEN: usize = u16::MAX as usize - 1;
+
+impl Origin {
+    /// `base` split up, or `None` unless it is exactly `scheme://authority` plus an optional path
+    /// (no query, no fragment), so appending to its path means what appending to `base` means.
+    fn parse(base: &str) -> Option<Self> {
+        if base.contains(['?', '#']) {
+            return None;
+        }
+        let parts = http::Uri::try_from(base).ok()?.into_parts();
+        let (scheme, authority) = (parts.scheme?, parts.authority?);
+        let path = base
+            .strip_prefix(scheme.as_str())?
+            .strip_prefix("://")?
+            .strip_prefix(authority.as_str())?;
+        (path.is_empty() || path.starts_with('/')).then(|| Self {
+            scheme,
+            authority,
+            path: path.to_owned(),
+        })
+    }
+}
+
 impl Upstream {
-    /// The upstream URI for the path made of `segments` and `query`, in one allocation.
+    fn new(
+        name: String,
+        base: String,
+        breaker: CircuitBreaker,
+        metrics: metrics::UpstreamMetrics,
+    ) -> Self {
+        Self {
+            name,
+            origin: Origin::parse(&base),
+            base,
+            breaker,
+            metrics,
+        }
+    }
+
+    /// The upstream URI for the path made of `segments` (the first starting with `/`) and
+    /// `query`, in one allocation; scheme and authority are the base's, parsed once rather than
+    /// from the whole URI text per request.
     fn uri_for(&self, segments: &[&str], query: Option<&str>) -> Result<http::Uri, ()> {
+        let Some(origin) = &self.origin else {
+            return self.uri_from_text(segments, query);
+        };
+        let len = origin.path.len()
+            + segments.iter().map(|s| s.len()).sum::<usize>()
+            + query.map_or(0, |q| q.len() + 1);
+        if self.base.len() - origin.path.len() + len > MAX_URI_LEN {
+            return Err(());
+        }
+        let mut path = String::with_capacity(len);
+        path.push_str(&origin.path);
+        for segment in segments {
+            path.push_str(segment);
+        }
+        if let Some(q) = query {
+            path.push('?');
+            path.push_str(q);
+        }
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(origin.scheme.clone());
+        parts.authority = Some(origin.authority.clone());
+        // From the owned string: the path takes the buffer over instead of copying it.
+        parts.path_and_query = Some(
+            http::uri::PathAndQuery::from_maybe_shared(bytes::Bytes::from(path)).map_err(|_| ())?,
+        );
+        http::Uri::from_parts(parts).map_err(|_| ())
+    }
+
+    /// [`Upstream::uri_for`] by parsing the whole text, for a base that does not split up.
+    fn uri_from_text(&self, segments: &[&str], query: Option<&str>) -> Result<http::Uri, ()> {
         let len = self.base.len()
             + segments.iter().map(|s| s.len()).sum::<usize>()
             + query.map_or(0, |q| q.len() + 1);
@@ -156,16 +238,12 @@ impl Gateway {
             .upstreams
             .iter()
             .map(|(name, url)| {
-                let upstream = Upstream {
-                    name: name.clone(),
-                    base: url.trim_end_matches('/').to_owned(),
-                    breaker: CircuitBreaker::new(
-                        r.breaker_failures,
-                        r.breaker_cooldown,
-                        r.request_timeout,
-                    ),
-                    metrics: metrics.for_upstream(name),
-                };
+                let upstream = Upstream::new(
+                    name.clone(),
+                    url.trim_end_matches('/').to_owned(),
+                    CircuitBreaker::new(r.breaker_failures, r.breaker_cooldown, r.request_timeout),
+                    metrics.for_upstream(name),
+                );
                 (name.clone(), Arc::new(upstream))
             })
             .collect();
@@ -366,4 +444,61 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("ratelimit-reset"),
         ])
         .max_age(Duration::from_secs(600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(base: &str) -> Upstream {
+        let metrics = metrics::GatewayMetrics::register(&Metrics::new());
+        Upstream::new(
+            "u".into(),
+            base.into(),
+            CircuitBreaker::new(5, Duration::from_secs(1), Duration::from_secs(1)),
+            metrics.for_upstream("u"),
+        )
+    }
+
+    #[test]
+    fn split_base_gives_the_uri_the_whole_text_gives() {
+        let bases = [
+            ("http://127.0.0.1:8080", true),
+            ("http://genealogy:8080/base", true),
+            ("https://user@auth.internal", true),
+            ("http://[::1]:9000/a/b", true),
+            ("http://h?x=1", false),
+            ("http://h/p#frag", false),
+            ("HTTP://H", false),
+        ];
+        let long = format!("/{}", "a".repeat(MAX_URI_LEN));
+        let paths: [(&[&str], Option<&str>); 7] = [
+            (&["/", "v1", "/trees/42"], None),
+            (&["/", "v1", "/trees/42"], Some("page=2&q=x%20y")),
+            (&["/.well-known/jwks.json"], Some("")),
+            (&["/", "v1", "/a b"], None),
+            (&["/", "v1", "/x"], Some("a#b")),
+            (&["/", "v1", "/\u{e9}"], None),
+            (&[long.as_str()], None),
+        ];
+        for (base, splits) in bases {
+            let u = upstream(base);
+            assert_eq!(u.origin.is_some(), splits, "{base}");
+            assert!(u.uri_for(paths[0].0, None).is_ok(), "{base}");
+            for (segments, query) in paths {
+                assert_eq!(
+                    u.uri_for(segments, query),
+                    u.uri_from_text(segments, query),
+                    "{base} {segments:?} {query:?}"
+                );
+            }
+        }
+        let at_limit = format!("/{}", "a".repeat(MAX_URI_LEN - "http://h".len() - 1));
+        let u = upstream("http://h");
+        assert!(u.uri_for(&[&at_limit], None).is_ok());
+        assert_eq!(
+            u.uri_for(&[&at_limit, "a"], None),
+            u.uri_from_text(&[&at_limit, "a"], None)
+        );
+    }
 }
