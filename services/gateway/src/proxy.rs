@@ -470,21 +470,23 @@ async fn forward(
     };
     let mut body = Some(body);
     let mut headers = Some(parts.headers);
+    let mut uri = Some(uri);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        // The last possible attempt takes the headers; earlier ones copy them for a retry.
-        let attempt_headers = if attempt < max_attempts {
-            headers.clone()
+        // The last possible attempt takes the headers and URI; earlier ones copy them for a
+        // retry (a URI's first copy allocates, to share its text).
+        let (attempt_headers, attempt_uri) = if attempt < max_attempts {
+            (headers.clone(), uri.clone())
         } else {
-            headers.take()
+            (headers.take(), uri.take())
         };
-        let Some(attempt_headers) = attempt_headers else {
+        let (Some(attempt_headers), Some(attempt_uri)) = (attempt_headers, attempt_uri) else {
             return Err(ForwardError::Upstream("no request left to send".into()));
         };
         let mut req = http::Request::new(body.take().unwrap_or_else(Body::empty));
         *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = uri.clone();
+        *req.uri_mut() = attempt_uri;
         *req.version_mut() = http::Version::HTTP_11;
         *req.headers_mut() = attempt_headers;
 
