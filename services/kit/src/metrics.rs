@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -179,10 +180,74 @@ impl Handles {
 }
 
 /// (registry id, service, method, status) → route → handles.
-type HandleCache = HashMap<(u64, &'static str, &'static str, u16), HashMap<Box<str>, Handles>>;
+type HandleCache =
+    HashMap<(u64, &'static str, &'static str, u16), HashMap<Box<str>, Handles, FxBuild>, FxBuild>;
 
 thread_local! {
-    static HANDLES: RefCell<HandleCache> = RefCell::new(HashMap::new());
+    static HANDLES: RefCell<HandleCache> = RefCell::new(HashMap::default());
+}
+
+/// The Fx hash (rustc's): a multiply and rotate per word. The handle cache's keys are bounded
+/// sets chosen by the code (services, normalised methods, route templates, statuses), not by
+/// clients, so they need no flooding-resistant SipHash, which cost two hashes per request.
+#[derive(Debug, Default, Clone, Copy)]
+struct FxBuild;
+
+impl BuildHasher for FxBuild {
+    type Hasher = FxHasher;
+
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(0)
+    }
+}
+
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
 }
 
 /// State for [`track_requests`]: which service is recording, into which registry.
@@ -294,6 +359,45 @@ mod tests {
         assert!(text.contains(r#"route="unmatched",status="404"} 1"#));
         assert!(!text.contains("/trees/1"));
         assert!(text.contains("http_request_duration_seconds_bucket"));
+    }
+
+    #[test]
+    fn fx_hash_tells_cache_keys_apart() {
+        let h = FxBuild;
+        let routes = [
+            "/api/{version}/trees",
+            "/api/{version}/persons",
+            "unmatched",
+            "/",
+            "",
+        ];
+        let hashes: std::collections::HashSet<u64> = routes.iter().map(|r| h.hash_one(r)).collect();
+        assert_eq!(hashes.len(), routes.len());
+        assert_eq!(h.hash_one("/metrics"), h.hash_one("/metrics"));
+        assert_ne!(
+            h.hash_one((0u64, "gateway", "GET", 200u16)),
+            h.hash_one((0u64, "gateway", "GET", 404u16))
+        );
+    }
+
+    #[test]
+    fn recorded_requests_count_once_per_label_set_with_the_cache() {
+        let metrics = Metrics::new();
+        for _ in 0..3 {
+            metrics.record_request("svc", "GET", "/a", 200, 0.001);
+        }
+        metrics.record_request("svc", "GET", "/b", 200, 0.001);
+        metrics.record_request("svc", "GET", "/a", 500, 0.001);
+        let text = metrics.render();
+        assert!(text.contains(
+            r#"http_requests_total{service="svc",method="GET",route="/a",status="200"} 3"#
+        ));
+        assert!(text.contains(
+            r#"http_requests_total{service="svc",method="GET",route="/b",status="200"} 1"#
+        ));
+        assert!(text.contains(
+            r#"http_requests_total{service="svc",method="GET",route="/a",status="500"} 1"#
+        ));
     }
 
     #[test]
