@@ -872,6 +872,20 @@ async fn measure(
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!();
     println!("load average after the run: {}", load.trim());
+    let stats = service.vitals_cache_stats();
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .map(|l| l.trim_start_matches("VmRSS:").trim().to_owned())
+        .unwrap_or_default();
+    println!(
+        "vitals cache: {} kept, weight {:.1} MB, {} hits, {} misses; resident memory {rss}",
+        stats.entries.get(),
+        stats.weight_bytes.get() as f64 / 1e6,
+        stats.hits.get(),
+        stats.misses.get(),
+    );
     println!();
     println!(
         "| operation | samples | items | p50 ms | p95 ms | p99 ms | +JSON p50 | +JSON p95 | +JSON p99 | p95 < 20 ms |"

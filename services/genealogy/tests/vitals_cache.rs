@@ -249,3 +249,34 @@ async fn a_kept_summary_encodes_as_the_summary_itself() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_cache_reports_hits_misses_and_size_as_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = open(dir.path()).await;
+    let metrics = dzinza_kit::metrics::Metrics::new();
+    g.vitals_cache_stats().register(&metrics, "vitals");
+    let o = Actor::user("owner");
+    let (_, c, _, _) = family(&g, &o).await;
+    let stats = g.vitals_cache_stats();
+    let misses = stats.misses.get();
+    ancestors(&g, &o, &c).await;
+    // The root, father and grandfather read once (the walk reads one generation further).
+    assert_eq!(stats.misses.get() - misses, 3);
+    let hits = stats.hits.get();
+    ancestors(&g, &o, &c).await;
+    assert_eq!(stats.hits.get() - hits, 3, "read again, all kept");
+    assert_eq!(stats.entries.get(), 3);
+    // Charged about four times their JSON (a few hundred bytes each here) plus 256.
+    assert!(stats.weight_bytes.get() > 3 * (4 * 200 + 256));
+    let text = metrics.render();
+    for name in [
+        "genealogy_vitals_cache_hits_total",
+        "genealogy_vitals_cache_misses_total",
+        "genealogy_vitals_cache_cleared_total",
+        "genealogy_vitals_cache_entries",
+        "genealogy_vitals_cache_weight_bytes",
+    ] {
+        assert!(text.contains(name), "{name} missing from {text}");
+    }
+}

@@ -39,11 +39,12 @@ pub async fn build(ctx: &UnitContext<'_>) -> anyhow::Result<Unit> {
                 .map_err(|e| e.to_string())
         }
     });
-    let state = ApiState {
-        service: Genealogy::new(store, system_clock())
-            .with_vitals_cache(ctx.genealogy.vitals_cache_bytes()),
-        auth,
-    };
+    let service =
+        Genealogy::new(store, system_clock()).with_vitals_cache(ctx.genealogy.vitals_cache_bytes());
+    service
+        .vitals_cache_stats()
+        .register(&ctx.metrics, "vitals");
+    let state = ApiState { service, auth };
     Ok(Unit {
         name: "genealogy",
         router: dzinza_genealogy::router(state),

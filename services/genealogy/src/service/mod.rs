@@ -2,7 +2,7 @@
 //! authorization policy ([`crate::policy`]) before touching or returning data.
 
 mod activity;
-mod cache;
+pub(crate) mod cache;
 mod cards;
 mod codec;
 mod import;
@@ -13,6 +13,7 @@ mod views;
 mod vitals;
 
 pub use activity::{MergeOutcome, NewMergeSuggestion, NotificationFilter};
+pub use cache::CacheStats;
 pub use cards::{PersonSummary, SharedSummary};
 pub use codec::{Stored, doc_of};
 pub use import::{ImportBatch, ImportEvent, ImportOutcome, ImportPerson};
@@ -244,6 +245,11 @@ impl Genealogy {
             .iter()
             .map(codec::parse_text)
             .collect()
+    }
+
+    /// What the vitals cache does (hits, misses, size).
+    pub fn vitals_cache_stats(&self) -> &cache::CacheStats {
+        self.vitals.stats()
     }
 
     /// Brings the vitals cache up to date before a use (once per request: it asks the store).
