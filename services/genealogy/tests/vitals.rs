@@ -262,7 +262,7 @@ async fn imports_write_vitals_and_data_without_them_reads_the_events() {
 }
 
 #[tokio::test]
-async fn deleting_a_tree_drops_the_vitals_its_events_made() {
+async fn deleting_a_tree_rewrites_the_vitals_of_people_kept_elsewhere() {
     let (g, o, t) = service().await;
     let other: NewTree = serde_json::from_value(json!({"name": "Other"})).unwrap();
     let other = g.create_tree(&o, other).await.unwrap().tree.id;
@@ -278,11 +278,26 @@ async fn deleting_a_tree_drops_the_vitals_its_events_made() {
         listed(&g, &o, &other, &a).await,
         (Some("1850".into()), Some("1900".into()), false)
     );
+    // A parent in the deleted tree: the link goes with it.
+    let p = person(&g, &o, &t, "Parent").await;
+    parent(&g, &o, &t, &p, &a).await;
     g.delete_tree(&o, &t).await.unwrap();
     assert_eq!(
         listed(&g, &o, &other, &a).await,
         (Some("1850".into()), None, false)
     );
+    // The kept person's vitals are rewritten in the same commit, not left to fallback reads:
+    // the remaining events, no parent link, the card without the deleted tree.
+    let v: Vitals = serde_json::from_value(vitals_doc(&g, &a).await.unwrap()).unwrap();
+    assert_eq!(v.events.len(), 1);
+    assert_eq!(v.parents, Some(vec![]));
+    assert_eq!(v.card.unwrap().tree_ids, vec![other]);
+    assert_eq!(
+        vitals_doc(&g, &p).await,
+        None,
+        "a person in no tree left has none"
+    );
+    assert!(ancestors(&g, &o, &a).await.is_empty());
 }
 
 async fn parent(g: &Genealogy, a: &Actor, tree: &str, parent: &str, child: &str) -> String {

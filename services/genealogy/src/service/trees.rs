@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::codec::value_of;
 use super::{ChangeSet, Genealogy, GenealogyError, PageRequest, Paged, Result, doc_of, invalid};
 use crate::model::{
-    Collaborator, Collection, FamilyTree, Person, Role, TreePrivacy, TreeSettings, new_id,
+    Change, Collaborator, Collection, FamilyTree, Person, Role, TreePrivacy, TreeSettings, new_id,
 };
 use crate::policy::{Actor, TreeAccess, tree_access};
 use crate::store::{Expect, Query, Select, Write};
@@ -232,19 +233,25 @@ impl Genealogy {
             ));
         }
         let mut writes = vec![Write::delete(Collection::Trees, &tree.id)];
+        // What the deletion does to persons, events and parent links, for their vitals.
+        let mut changes = Vec::new();
         let (persons, _) = self
             .find::<Person>(&Query::by_key(Collection::Persons, "tree", id))
             .await?;
-        for mut p in persons {
-            // The tree's events go, so the vitals derived from them too; a person kept in
-            // another tree falls back to reading their remaining events until rewritten.
-            writes.push(Write::delete(Collection::Vitals, &p.id));
+        for before in persons {
+            let mut p = before.clone();
             p.tree_ids.retain(|t| t != id);
-            if p.tree_ids.is_empty() {
-                writes.push(Write::delete(Collection::Persons, &p.id));
-            } else {
-                writes.push(Write::put(Collection::Persons, doc_of(&p)));
+            let after = (!p.tree_ids.is_empty()).then_some(p);
+            match &after {
+                None => writes.push(Write::delete(Collection::Persons, &before.id)),
+                Some(p) => writes.push(Write::put(Collection::Persons, doc_of(p))),
             }
+            changes.push(Change {
+                collection: Collection::Persons,
+                id: before.id.clone(),
+                before: Some(value_of(&before)),
+                after: after.as_ref().map(value_of),
+            });
         }
         for coll in [
             Collection::Relationships,
@@ -257,7 +264,18 @@ impl Genealogy {
         ] {
             let page = self.store.find(&Query::by_key(coll, "tree", id)).await?;
             writes.extend(page.items.iter().map(|d| Write::delete(coll, &d.id)));
+            if matches!(coll, Collection::Relationships | Collection::Events) {
+                changes.extend(page.items.into_iter().map(|d| Change {
+                    collection: coll,
+                    id: d.id,
+                    before: Some(d.body),
+                    after: None,
+                }));
+            }
         }
+        // People kept in another tree get vitals from what remains (their other events and
+        // links, their card without this tree) in the same commit; the others lose theirs.
+        writes.extend(self.vitals_writes(&changes).await?);
         self.store.commit(writes).await?;
         Ok(())
     }
