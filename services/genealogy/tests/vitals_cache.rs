@@ -188,10 +188,12 @@ async fn a_cache_too_far_behind_drops_everything() {
         [],
     )
     .unwrap();
+    let cleared = cached.vitals_cache_stats().cleared.get();
     assert_eq!(
         ancestors(&cached, &o, &c).await,
         named(&[("Unrecorded", 1), ("Grandfather", 2)])
     );
+    assert_eq!(cached.vitals_cache_stats().cleared.get(), cleared + 1);
 }
 
 #[tokio::test]
@@ -267,6 +269,11 @@ async fn the_cache_reports_hits_misses_and_size_as_metrics() {
     ancestors(&g, &o, &c).await;
     assert_eq!(stats.hits.get() - hits, 3, "read again, all kept");
     assert_eq!(stats.entries.get(), 3);
+    assert_eq!(
+        stats.cleared.get(),
+        1,
+        "only the first look drops everything"
+    );
     // Charged about four times their JSON (a few hundred bytes each here) plus 256.
     assert!(stats.weight_bytes.get() > 3 * (4 * 200 + 256));
     let text = metrics.render();
