@@ -117,6 +117,36 @@ impl MongoStore {
     async fn find_docs(&self, q: &Query) -> Result<(Vec<BsonDocument>, u64), StoreError> {
         let filter = filter_of(q)?;
         let coll = self.coll(q.collection);
+        if let Some(limit) = q.limit
+            && limit > 0
+            && q.offset > 0
+        {
+            // A window past the start: count first, then read it from the nearer end (a skip
+            // walks every entry it skips, and the total is needed anyway).
+            let total = coll.count_documents(filter.clone()).await?;
+            let end = q.offset.saturating_add(limit).min(total);
+            if q.offset >= end {
+                return Ok((Vec::new(), total));
+            }
+            let after = total - end;
+            let (order, skip) = match after < q.offset {
+                true => (reversed(q.order), after),
+                false => (q.order, q.offset),
+            };
+            let mut items: Vec<BsonDocument> = coll
+                .find(filter)
+                .sort(sort_of(order))
+                .projection(doc! {"keys": 0})
+                .skip(skip)
+                .limit(i64::try_from(end - q.offset).unwrap_or(i64::MAX))
+                .await?
+                .try_collect()
+                .await?;
+            if order != q.order {
+                items.reverse();
+            }
+            return Ok((items, total));
+        }
         let items: Vec<BsonDocument> = if q.limit == Some(0) {
             // MongoDB reads a limit of 0 as "no limit".
             Vec::new()
@@ -384,6 +414,16 @@ fn filter_of(q: &Query) -> Result<BsonDocument, StoreError> {
     } else {
         doc! {"$and": clauses}
     })
+}
+
+/// The same order backwards (ties too: `_id` runs the other way as well).
+fn reversed(order: Order) -> Order {
+    match order {
+        Order::Sort => Order::SortDesc,
+        Order::SortDesc => Order::Sort,
+        Order::UpdatedDesc => Order::Updated,
+        Order::Updated => Order::UpdatedDesc,
+    }
 }
 
 fn sort_of(order: Order) -> BsonDocument {
