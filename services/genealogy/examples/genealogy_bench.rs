@@ -29,8 +29,8 @@ use dzinza_genealogy::model::{
 use dzinza_genealogy::policy::Actor;
 use dzinza_genealogy::service::{
     DEFAULT_VITALS_CACHE, EventInput, Genealogy, ImportBatch, ImportEvent, ImportPerson, NewPerson,
-    NewRelationship, NewTree, PageRequest, Paged, PersonFilter, PersonSort, PersonView, PlaceInput,
-    TreeScope, system_clock,
+    NewRelationship, NewTree, PageRequest, Paged, Pedigree, PersonFilter, PersonSort, PersonView,
+    PlaceInput, TreeScope, system_clock,
 };
 
 /// The allocator `dzinza serve` runs with (services/dzinza/src/main.rs).
@@ -614,6 +614,13 @@ where
     t
 }
 
+/// Ten generations of `id`'s ancestors, and how many people they hold.
+async fn ten_generations(s: &Genealogy, a: &Actor, id: &str) -> (Pedigree, usize) {
+    let p = s.pedigree(a, id, 10, true).await.unwrap();
+    let n = p.nodes.len();
+    (p, n)
+}
+
 /// A page of the tree's persons in name order, and how many it holds.
 async fn name_page(
     s: &Genealogy,
@@ -802,13 +809,9 @@ async fn measure(
             |i| {
                 let s = Genealogy::new(Arc::clone(service.store()), system_clock())
                     .with_vitals_cache(cache);
-                let a = &actor;
                 let id = youngest[i % youngest.len()].clone();
-                async move {
-                    let p = s.pedigree(a, &id, 10, true).await.unwrap();
-                    let n = p.nodes.len();
-                    (p, n)
-                }
+                let a = &actor;
+                async move { ten_generations(&s, a, &id).await }
             },
         )
         .await,
@@ -820,19 +823,14 @@ async fn measure(
         .is_none_or(|only| warm.contains(&only))
     {
         for id in youngest.iter().take(samples) {
-            service.pedigree(&actor, id, 10, true).await.unwrap();
+            ten_generations(&service, &actor, id).await;
         }
     }
     rows.push(
         time(warm, samples, |i| {
-            let s = &service;
-            let a = &actor;
+            let (s, a) = (&service, &actor);
             let id = youngest[i % youngest.len()].clone();
-            async move {
-                let p = s.pedigree(a, &id, 10, true).await.unwrap();
-                let n = p.nodes.len();
-                (p, n)
-            }
+            async move { ten_generations(s, a, &id).await }
         })
         .await,
     );

@@ -1,7 +1,7 @@
 //! The compact view of a person that a pedigree shows, built from the [`PersonCard`] their
 //! vitals keep (one document per person) and judged by the same policy as a full person.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -197,14 +197,15 @@ impl Genealogy {
         actor: &Actor,
         people: Vec<Carded>,
     ) -> Result<Ids<Arc<SharedSummary>>> {
-        // Most share one tree: the distinct ids before any is copied.
-        let distinct: HashSet<&str> = people
+        // Most share one tree: the distinct ids, in order, before any is copied.
+        let tree_ids: Vec<String> = people
             .iter()
             .filter_map(|p| p.0.doc.card.as_ref())
             .flat_map(|c| c.tree_ids.iter().map(String::as_str))
+            .collect::<BTreeSet<&str>>()
+            .into_iter()
+            .map(str::to_owned)
             .collect();
-        let mut tree_ids: Vec<String> = distinct.into_iter().map(str::to_owned).collect();
-        tree_ids.sort();
         let trees = self.trees(&mut HashMap::new(), &tree_ids).await?;
         let now = self.now();
         Ok(people

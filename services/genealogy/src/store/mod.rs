@@ -166,7 +166,43 @@ pub struct Query {
     pub limit: Option<u64>,
 }
 
+impl Order {
+    /// The same order backwards (ties too: they go by id, which reverses with it).
+    pub fn reversed(self) -> Order {
+        match self {
+            Order::Sort => Order::SortDesc,
+            Order::SortDesc => Order::Sort,
+            Order::UpdatedDesc => Order::Updated,
+            Order::Updated => Order::UpdatedDesc,
+        }
+    }
+}
+
 impl Query {
+    /// The same window read from the other end of the listing, when that skips fewer entries
+    /// than the offset does (its rows come back in the opposite order), given the listing's
+    /// `total`: an offset skips index entries one by one, so without this the last page of
+    /// 100,000 people costs as much as reading all their keys. A window past the end reads
+    /// nothing. Orders are total (ties go by id), so the reversed rows are exactly the window.
+    pub fn from_the_end(&self, total: u64) -> Option<Query> {
+        let limit = self.limit?;
+        if self.offset >= total {
+            return Some(Query {
+                offset: 0,
+                limit: Some(0),
+                ..self.clone()
+            });
+        }
+        let end = self.offset.saturating_add(limit).min(total);
+        let skip = total - end;
+        (skip < self.offset).then(|| Query {
+            order: self.order.reversed(),
+            offset: skip,
+            limit: Some(end - self.offset),
+            ..self.clone()
+        })
+    }
+
     /// All documents of `collection` having `key` = `value`, in sort order.
     pub fn by_key(collection: Collection, key: &str, value: &str) -> Query {
         Query {

@@ -114,55 +114,44 @@ impl MongoStore {
         }
     }
 
+    /// The documents of `q`'s window (its offset and limit) in its order.
+    async fn window(
+        coll: &mongodb::Collection<BsonDocument>,
+        filter: BsonDocument,
+        q: &Query,
+    ) -> Result<Vec<BsonDocument>, StoreError> {
+        if q.limit == Some(0) {
+            // MongoDB reads a limit of 0 as "no limit".
+            return Ok(Vec::new());
+        }
+        let mut find = coll
+            .find(filter)
+            .sort(sort_of(q.order))
+            .projection(doc! {"keys": 0});
+        if q.offset > 0 {
+            find = find.skip(q.offset);
+        }
+        if let Some(limit) = q.limit {
+            find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
+        }
+        Ok(find.await?.try_collect().await?)
+    }
+
     async fn find_docs(&self, q: &Query) -> Result<(Vec<BsonDocument>, u64), StoreError> {
         let filter = filter_of(q)?;
         let coll = self.coll(q.collection);
-        if let Some(limit) = q.limit
-            && limit > 0
-            && q.offset > 0
-        {
+        if q.offset > 0 && q.limit.is_some() {
             // A window past the start: count first, then read it from the nearer end (a skip
             // walks every entry it skips, and the total is needed anyway).
             let total = coll.count_documents(filter.clone()).await?;
-            let end = q.offset.saturating_add(limit).min(total);
-            if q.offset >= end {
-                return Ok((Vec::new(), total));
-            }
-            let after = total - end;
-            let (order, skip) = match after < q.offset {
-                true => (reversed(q.order), after),
-                false => (q.order, q.offset),
-            };
-            let mut items: Vec<BsonDocument> = coll
-                .find(filter)
-                .sort(sort_of(order))
-                .projection(doc! {"keys": 0})
-                .skip(skip)
-                .limit(i64::try_from(end - q.offset).unwrap_or(i64::MAX))
-                .await?
-                .try_collect()
-                .await?;
-            if order != q.order {
+            let near = q.from_the_end(total);
+            let mut items = Self::window(&coll, filter, near.as_ref().unwrap_or(q)).await?;
+            if near.is_some() {
                 items.reverse();
             }
             return Ok((items, total));
         }
-        let items: Vec<BsonDocument> = if q.limit == Some(0) {
-            // MongoDB reads a limit of 0 as "no limit".
-            Vec::new()
-        } else {
-            let mut find = coll
-                .find(filter.clone())
-                .sort(sort_of(q.order))
-                .projection(doc! {"keys": 0});
-            if q.offset > 0 {
-                find = find.skip(q.offset);
-            }
-            if let Some(limit) = q.limit {
-                find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
-            }
-            find.await?.try_collect().await?
-        };
+        let items = Self::window(&coll, filter.clone(), q).await?;
         // A short page (that is not past the end) tells the total without counting.
         let fetched = u64::try_from(items.len()).unwrap_or(u64::MAX);
         let short = q.limit.is_none_or(|l| fetched < l);
@@ -414,16 +403,6 @@ fn filter_of(q: &Query) -> Result<BsonDocument, StoreError> {
     } else {
         doc! {"$and": clauses}
     })
-}
-
-/// The same order backwards (ties too: `_id` runs the other way as well).
-fn reversed(order: Order) -> Order {
-    match order {
-        Order::Sort => Order::SortDesc,
-        Order::SortDesc => Order::Sort,
-        Order::UpdatedDesc => Order::Updated,
-        Order::Updated => Order::UpdatedDesc,
-    }
 }
 
 fn sort_of(order: Order) -> BsonDocument {

@@ -235,39 +235,10 @@ pub(super) fn key_count(q: &Query) -> Option<Stmt> {
 }
 
 /// The page statement of a query whose total is known, and whether its rows come back
-/// reversed (a deep window is read from the nearer end: [`from_the_end`]).
+/// reversed (a deep window is read from the nearer end: [`Query::from_the_end`]).
 pub(super) fn page_knowing(q: &Query, total: u64) -> Result<(Stmt, bool), StoreError> {
-    let near = from_the_end(q, total);
+    let near = q.from_the_end(total);
     Ok((plan(near.as_ref().unwrap_or(q))?.page, near.is_some()))
-}
-
-/// The same window read from the other end of the listing, when that skips fewer index
-/// entries than the offset does (its rows come back in the opposite order): an offset skips
-/// index entries one by one, so without this the last page of 100,000 people costs as much
-/// as reading all their keys. A window past the end reads nothing. Orders are total (ties go
-/// by id, descending orders reverse them), so the reversed rows are exactly the window.
-fn from_the_end(q: &Query, total: u64) -> Option<Query> {
-    let limit = q.limit?;
-    if q.offset >= total {
-        return Some(Query {
-            offset: 0,
-            limit: Some(0),
-            ..q.clone()
-        });
-    }
-    let end = q.offset.saturating_add(limit).min(total);
-    let skip = total - end;
-    (skip < q.offset).then(|| Query {
-        order: match q.order {
-            Order::Sort => Order::SortDesc,
-            Order::SortDesc => Order::Sort,
-            Order::UpdatedDesc => Order::Updated,
-            Order::Updated => Order::UpdatedDesc,
-        },
-        offset: skip,
-        limit: Some(end - q.offset),
-        ..q.clone()
-    })
 }
 
 /// The WHERE clause (over `k` joined to `d`) and its arguments for a query.
