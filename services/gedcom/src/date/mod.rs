@@ -50,7 +50,10 @@ pub enum Approximation {
 }
 
 /// The meaning of a date payload.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Serialised internally tagged (`{"kind": "exact", "date": {...}}`); deserialised by
+/// [`DateValueFields`], see there.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DateValue {
     /// No date (an empty payload, allowed in 7.0 with a `PHRASE`).
@@ -108,6 +111,79 @@ pub enum DateValue {
     },
     /// Text that is not a valid date; the original text is all there is.
     Invalid,
+}
+
+/// The kinds of [`DateValue`], as its `kind` field names them.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DateKind {
+    Empty,
+    Exact,
+    Approximate,
+    Before,
+    After,
+    Between,
+    Period,
+    Interpreted,
+    Phrase,
+    Invalid,
+}
+
+/// Every field any [`DateValue`] has, read in one pass.
+///
+/// Serde's derive for an internally tagged enum buffers the whole map before it knows the
+/// `kind` (which stored documents write last, keys being sorted), and that buffering was most
+/// of the cost of reading a stored date: a pedigree reads thousands.
+#[derive(Deserialize)]
+struct DateValueFields {
+    kind: DateKind,
+    date: Option<Date>,
+    approximation: Option<Approximation>,
+    from: Option<Date>,
+    to: Option<Date>,
+    phrase: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for DateValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let f = DateValueFields::deserialize(d)?;
+        fn needed<T, E: Error>(v: Option<T>, field: &'static str) -> Result<T, E> {
+            v.ok_or_else(|| E::missing_field(field))
+        }
+        Ok(match f.kind {
+            DateKind::Empty => DateValue::Empty,
+            DateKind::Exact => DateValue::Exact {
+                date: needed(f.date, "date")?,
+            },
+            DateKind::Approximate => DateValue::Approximate {
+                approximation: needed(f.approximation, "approximation")?,
+                date: needed(f.date, "date")?,
+            },
+            DateKind::Before => DateValue::Before {
+                date: needed(f.date, "date")?,
+            },
+            DateKind::After => DateValue::After {
+                date: needed(f.date, "date")?,
+            },
+            DateKind::Between => DateValue::Between {
+                from: needed(f.from, "from")?,
+                to: needed(f.to, "to")?,
+            },
+            DateKind::Period => DateValue::Period {
+                from: f.from,
+                to: f.to,
+            },
+            DateKind::Interpreted => DateValue::Interpreted {
+                date: needed(f.date, "date")?,
+                phrase: needed(f.phrase, "phrase")?,
+            },
+            DateKind::Phrase => DateValue::Phrase {
+                phrase: needed(f.phrase, "phrase")?,
+            },
+            DateKind::Invalid => DateValue::Invalid,
+        })
+    }
 }
 
 /// A genealogical date: the parsed value together with the text it came from.

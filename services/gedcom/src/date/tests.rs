@@ -172,3 +172,65 @@ fn value_is_parsed_on_demand_and_serialised_as_before() {
     assert_eq!(*odd.value(), DateValue::Empty);
     assert_ne!(odd, GenDate::parse("1850"));
 }
+
+#[test]
+fn every_kind_of_value_reads_back_from_json_whatever_the_key_order() {
+    let texts = [
+        "",
+        "1 JAN 1900",
+        "ABT 1850",
+        "CAL MAR 1790",
+        "EST 1700",
+        "BEF 1621",
+        "AFT 12 DEC 1801",
+        "BET @#DJULIAN@ 1701/02 AND 1710",
+        "FROM 1900",
+        "TO 1910",
+        "FROM 1900 TO 1910",
+        "INT 1 JAN 1900 (New Year's Day)",
+        "(the spring after the flood)",
+        "not a date at all",
+    ];
+    let mut kinds = std::collections::BTreeSet::new();
+    for text in texts {
+        let d = GenDate::parse(text);
+        let json = serde_json::to_value(&d).unwrap();
+        kinds.insert(json["value"]["kind"].as_str().unwrap().to_owned());
+        let back: GenDate = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, d, "{text}");
+        assert_eq!(back.value(), d.value(), "{text}");
+        // `kind` first, as a writer that does not sort keys puts it.
+        let value = json["value"].as_object().unwrap();
+        let mut first = String::from("{\"kind\":");
+        first.push_str(&value["kind"].to_string());
+        for (k, v) in value.iter().filter(|(k, _)| *k != "kind") {
+            first.push_str(&format!(",{}:{v}", serde_json::to_string(k).unwrap()));
+        }
+        first.push('}');
+        let read: DateValue = serde_json::from_str(&first).unwrap();
+        assert_eq!(&read, d.value(), "{first}");
+    }
+    assert_eq!(kinds.len(), 10, "{kinds:?}");
+}
+
+#[test]
+fn a_value_missing_what_its_kind_needs_is_refused() {
+    for (json, field) in [
+        (r#"{"kind":"exact"}"#, "date"),
+        (
+            r#"{"kind":"approximate","date":{"calendar":"gregorian","year":1}}"#,
+            "approximation",
+        ),
+        (
+            r#"{"kind":"between","from":{"calendar":"gregorian","year":1}}"#,
+            "to",
+        ),
+        (r#"{"kind":"phrase"}"#, "phrase"),
+    ] {
+        let err = serde_json::from_str::<DateValue>(json).unwrap_err();
+        assert!(err.to_string().contains(field), "{json}: {err}");
+    }
+    let err = serde_json::from_str::<DateValue>(r#"{"kind":"sometime"}"#).unwrap_err();
+    assert!(err.to_string().contains("unknown variant"), "{err}");
+    assert!(serde_json::from_str::<DateValue>(r#"{"date":{"year":1}}"#).is_err());
+}
