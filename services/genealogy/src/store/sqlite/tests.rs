@@ -50,6 +50,41 @@ async fn every_read_sees_the_commit_before_it() {
     }
 }
 
+/// On a multi-threaded runtime reads run in place (`block_in_place`): concurrent reads and
+/// writes from many tasks still see every commit before them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_in_place_on_a_threaded_runtime_see_each_commit() {
+    let (_dir, store) = file_store().await;
+    let store = std::sync::Arc::new(store);
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move {
+                let id = format!("p{t}");
+                for n in 0..20 {
+                    store
+                        .commit(vec![Write::put(Collection::Persons, person(&id, n))])
+                        .await
+                        .unwrap();
+                    let text = store
+                        .get_many_text(Collection::Persons, std::slice::from_ref(&id))
+                        .await
+                        .unwrap();
+                    assert_eq!(text[0].body, format!("{{\"n\":{n}}}"));
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let page = store
+        .find(&Query::by_key(Collection::Persons, "tree", "t1"))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 8);
+}
+
 #[tokio::test]
 async fn read_connections_refuse_writes() {
     let (_dir, store) = file_store().await;
