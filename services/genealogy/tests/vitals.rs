@@ -11,7 +11,7 @@ use dzinza_genealogy::policy::Actor;
 use dzinza_genealogy::service::{
     EventInput, Genealogy, ImportBatch, NewMergeSuggestion, NewPerson, NewRelationship, NewTree,
     PageRequest, PersonFilter, PersonPatch, PersonSummary, PersonView, RelationshipPatch,
-    TreePatch, doc_of,
+    SharedSummary, TreePatch, doc_of,
 };
 use dzinza_genealogy::store::{Document, Query, Write};
 use serde_json::{Value, json};
@@ -311,7 +311,13 @@ async fn parent(g: &Genealogy, a: &Actor, tree: &str, parent: &str, child: &str)
 /// Checks a pedigree's summary of a person against the person as `get_person` shows them to
 /// the same caller (their document and every event), and, where their vitals keep a card,
 /// the card against the stored person.
-async fn check_summary(g: &Genealogy, a: &Actor, s: &PersonSummary) {
+async fn check_summary(g: &Genealogy, a: &Actor, shared: &SharedSummary) {
+    let s = &shared.summary().unwrap();
+    // The JSON a response carries is the summary's, field for field.
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(shared.json()).unwrap(),
+        serde_json::to_value(s).unwrap()
+    );
     let v = g.get_person(a, &s.id).await.unwrap();
     let full = PersonSummary {
         id: v.id,
@@ -347,6 +353,11 @@ async fn check_summary(g: &Genealogy, a: &Actor, s: &PersonSummary) {
     }
 }
 
+/// The summary a pedigree node shows.
+fn node_summary(s: &SharedSummary) -> PersonSummary {
+    s.summary().unwrap()
+}
+
 /// Ancestors of `id` as (person, generation, via, kind), checked against the relationships: the
 /// parent links of everyone's stored vitals are exactly their parent–child relationships; and
 /// every node's summary against the person.
@@ -355,7 +366,9 @@ async fn ancestors(g: &Genealogy, a: &Actor, id: &str) -> Vec<(String, u32, Stri
     for n in &p.nodes {
         check_summary(g, a, &n.person).await;
     }
-    for who in std::iter::once(id.to_owned()).chain(p.nodes.iter().map(|n| n.person.id.clone())) {
+    for who in
+        std::iter::once(id.to_owned()).chain(p.nodes.iter().map(|n| node_summary(&n.person).id))
+    {
         let Some(body) = vitals_doc(g, &who).await else {
             continue;
         };
@@ -398,7 +411,7 @@ async fn ancestors(g: &Genealogy, a: &Actor, id: &str) -> Vec<(String, u32, Stri
     let mut nodes: Vec<(String, u32, String, String)> = p
         .nodes
         .into_iter()
-        .map(|n| (n.person.id.clone(), n.generation, n.via, n.kind))
+        .map(|n| (node_summary(&n.person).id, n.generation, n.via, n.kind))
         .collect();
     nodes.sort();
     nodes
@@ -537,9 +550,13 @@ async fn patch_person(g: &Genealogy, a: &Actor, id: &str, patch: Value) {
 /// The summary of `who` in `root`'s ancestors, as `actor` sees them (checked against the person).
 async fn summary_of(g: &Genealogy, a: &Actor, root: &str, who: &str) -> Option<PersonSummary> {
     let p = g.pedigree(a, root, 5, true).await.unwrap();
-    let found = p.nodes.into_iter().find(|n| n.person.id == who)?.person;
+    let found = p
+        .nodes
+        .into_iter()
+        .find(|n| node_summary(&n.person).id == who)?
+        .person;
     check_summary(g, a, &found).await;
-    Some(PersonSummary::clone(&found))
+    Some(node_summary(&found))
 }
 
 #[tokio::test]

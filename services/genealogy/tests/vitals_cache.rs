@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use dzinza_genealogy::policy::Actor;
 use dzinza_genealogy::service::{
     Clock, EventInput, Genealogy, NewPerson, NewRelationship, NewTree, Pedigree, PersonPatch,
-    PersonSummary,
 };
 use dzinza_genealogy::store::DocumentStore;
 use dzinza_genealogy::store::sqlite::SqliteStore;
@@ -47,7 +46,12 @@ async fn ancestors(g: &Genealogy, a: &Actor, root: &str) -> Vec<(String, u32)> {
         .unwrap()
         .nodes
         .into_iter()
-        .map(|n| (n.person.names[0].given.clone(), n.generation))
+        .map(|n| {
+            (
+                n.person.summary().unwrap().names[0].given.clone(),
+                n.generation,
+            )
+        })
         .collect()
 }
 
@@ -222,8 +226,9 @@ async fn a_kept_summary_follows_the_date_of_today() {
     let living = |p: Pedigree| {
         p.nodes
             .iter()
-            .find(|n| n.person.id == f)
-            .map(|n| n.person.living)
+            .map(|n| n.person.summary().unwrap())
+            .find(|s| s.id == f)
+            .map(|s| s.living)
             .unwrap()
     };
     assert!(living(g.pedigree(&o, &c, 3, true).await.unwrap()));
@@ -243,11 +248,21 @@ async fn a_kept_summary_encodes_as_the_summary_itself() {
         let p = g.pedigree(&o, &c, 3, true).await.unwrap();
         assert_eq!(p.nodes.len(), 2);
         for n in &p.nodes {
+            // Encoded straight from the vitals, the JSON holds every field of the summary and
+            // nothing else.
             let shared: serde_json::Value =
                 serde_json::from_str(&serde_json::to_string(&n.person).unwrap()).unwrap();
-            let own = serde_json::to_value(PersonSummary::clone(&n.person)).unwrap();
+            let own = serde_json::to_value(n.person.summary().unwrap()).unwrap();
             assert_eq!(shared, own);
             assert_eq!(shared["names"][0]["surname"], "Moyo");
+            let view = g
+                .get_person(&o, shared["id"].as_str().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(shared["names"], serde_json::to_value(&view.names).unwrap());
+            assert_eq!(shared["birth"], serde_json::to_value(&view.birth).unwrap());
+            assert_eq!(shared["death"], serde_json::to_value(&view.death).unwrap());
+            assert_eq!(shared["living"], view.living);
         }
     }
 }

@@ -23,6 +23,17 @@ pub enum ParentKind {
 }
 
 impl ParentKind {
+    /// The name it is written with (its JSON string).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParentKind::Biological => "biological",
+            ParentKind::Adopted => "adopted",
+            ParentKind::Step => "step",
+            ParentKind::Foster => "foster",
+            ParentKind::Unknown => "unknown",
+        }
+    }
+
     /// Whether the link counts as descent for the relationship calculator (step and foster
     /// links do not make cousins).
     pub fn is_lineage(self) -> bool {
@@ -153,6 +164,26 @@ impl Relationship {
                 RelationshipKind::Partnership { a: a2, b: b2, .. },
             ) => (a1 == a2 && b1 == b2) || (a1 == b2 && b1 == a2),
             _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod parent_kind_tests {
+    #![allow(clippy::unwrap_used, reason = "tests: a failed step should panic")]
+
+    use super::ParentKind;
+
+    #[test]
+    fn each_kind_is_named_as_json_writes_it() {
+        for k in [
+            ParentKind::Biological,
+            ParentKind::Adopted,
+            ParentKind::Step,
+            ParentKind::Foster,
+            ParentKind::Unknown,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
     }
 }

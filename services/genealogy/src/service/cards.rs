@@ -4,18 +4,19 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use serde::Serialize;
+use dzinza_gedcom::date::GenDate;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use super::cache::{Kept, ReadAt};
-use super::persons::{Vital, birth_and_death, living_as_stated, masked_names};
-use super::{Genealogy, Result};
+use super::persons::{Vital, birth_and_death_events, living_as_stated, masked_names};
+use super::{Genealogy, GenealogyError, Result};
 use crate::model::{
-    Collection, Event, Name, Person, PersonCard, PersonPrivacy, Sex, VitalEvent, Vitals,
+    Collection, Event, Name, Person, PersonCard, PersonPrivacy, Place, Sex, VitalEvent, Vitals,
 };
 use crate::policy::{self, Actor, Visibility};
-use crate::store::Query;
+use crate::store::{Query, StoreError};
 
 /// Values by person id, on the pedigree path: a thousand ids are hashed several times each, and
 /// aHash (randomly keyed, like the standard SipHash) costs a fraction of it.
@@ -26,7 +27,7 @@ pub(crate) type IdSet = HashSet<String, ahash::RandomState>;
 
 /// A person as a pedigree shows them: the fields of a full person view that a chart needs
 /// (the rest is one `GET /persons/{id}` away).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PersonSummary {
     /// Id.
     pub id: String,
@@ -48,41 +49,61 @@ pub struct PersonSummary {
     pub masked: bool,
 }
 
-/// A summary as pedigrees share it: made once per kept document for everyone who sees the
-/// person in full, with its JSON, so that a response copies the text instead of encoding the
-/// summary again (a thousand of them were a third of a pedigree's time).
+/// A [`PersonSummary`] as JSON, encoded straight from the card and vital events it shows: a
+/// pedigree's thousand summaries are never built as values, and the summary of someone shown
+/// in full is encoded once per kept document and shared, so a response copies the text.
 #[derive(Debug)]
 pub struct SharedSummary {
-    summary: PersonSummary,
-    /// The summary as JSON (absent for one-off summaries, e.g. masked ones).
-    json: Option<Box<RawValue>>,
+    json: Box<RawValue>,
 }
 
 impl SharedSummary {
-    /// `summary`, its JSON made now when `encode`.
-    fn new(summary: PersonSummary, encode: bool) -> Self {
-        // Encoding a struct of strings, numbers and enums into memory cannot fail; were it to,
-        // the summary is encoded with the response instead.
-        let json = encode
-            .then(|| serde_json::value::to_raw_value(&summary).ok())
-            .flatten();
-        SharedSummary { summary, json }
+    /// The summary itself, decoded from the JSON (for callers in this process, e.g. tests).
+    pub fn summary(&self) -> serde_json::Result<PersonSummary> {
+        serde_json::from_str(self.json.get())
     }
-}
 
-impl std::ops::Deref for SharedSummary {
-    type Target = PersonSummary;
-
-    fn deref(&self) -> &PersonSummary {
-        &self.summary
+    /// The JSON.
+    pub fn json(&self) -> &str {
+        self.json.get()
     }
 }
 
 impl Serialize for SharedSummary {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match &self.json {
-            Some(json) => json.serialize(s),
-            None => self.summary.serialize(s),
+        self.json.serialize(s)
+    }
+}
+
+/// A [`PersonSummary`] borrowed from what it shows; encodes exactly as the summary does (same
+/// fields, same order).
+#[derive(Serialize)]
+struct SummaryOf<'a> {
+    id: &'a str,
+    tree_ids: &'a [String],
+    names: &'a [Name],
+    sex: Sex,
+    living: bool,
+    privacy: PersonPrivacy,
+    birth: Option<VitalOf<'a>>,
+    death: Option<VitalOf<'a>>,
+    masked: bool,
+}
+
+/// A [`Vital`] borrowed from its event.
+#[derive(Serialize)]
+struct VitalOf<'a> {
+    event_id: &'a str,
+    date: Option<&'a GenDate>,
+    place: Option<&'a Place>,
+}
+
+impl<'a> From<&'a VitalEvent> for VitalOf<'a> {
+    fn from(e: &'a VitalEvent) -> Self {
+        VitalOf {
+            event_id: &e.event_id,
+            date: e.date.as_ref(),
+            place: e.place.as_ref(),
         }
     }
 }
@@ -100,7 +121,7 @@ pub(crate) type FullSummary = (bool, Arc<SharedSummary>);
 /// events. Either way [`Vitals::card`] is present.
 pub(crate) struct Carded(KeptVitals);
 
-/// Renders a summary for a caller with visibility `vis` (never `Hidden`), as
+/// The summary of `id` for a caller with visibility `vis` (never `Hidden`), as
 /// [`super::render`] renders a full view.
 fn summary(
     id: &str,
@@ -108,26 +129,40 @@ fn summary(
     events: &[VitalEvent],
     living: bool,
     vis: Visibility,
-) -> PersonSummary {
+) -> Result<Arc<SharedSummary>> {
     let masked = vis != Visibility::Full;
     let (birth, death) = match masked {
         true => (None, None),
-        false => birth_and_death(events),
+        false => birth_and_death_events(events),
     };
-    PersonSummary {
-        id: id.to_owned(),
-        tree_ids: card.tree_ids.clone(),
-        names: match masked {
-            true => masked_names(),
-            false => card.names.clone(),
-        },
+    let hidden;
+    let names = match masked {
+        true => {
+            hidden = masked_names();
+            &hidden[..]
+        }
+        false => &card.names[..],
+    };
+    let of = SummaryOf {
+        id,
+        tree_ids: &card.tree_ids,
+        names,
         sex: card.sex,
         living: living || masked,
         privacy: card.privacy,
-        birth,
-        death,
+        birth: birth.map(VitalOf::from),
+        death: death.map(VitalOf::from),
         masked,
-    }
+    };
+    // Strings, numbers and enums cannot fail to encode into memory; were they to, the person
+    // cannot be shown, and the caller hears of it.
+    let json = serde_json::value::to_raw_value(&of).map_err(|e| {
+        GenealogyError::Store(StoreError::Corrupt(
+            id.to_owned(),
+            format!("summary cannot be encoded: {e}"),
+        ))
+    })?;
+    Ok(Arc::new(SharedSummary { json }))
 }
 
 impl Genealogy {
@@ -208,33 +243,30 @@ impl Genealogy {
             .collect();
         let trees = self.trees(&mut HashMap::new(), &tree_ids).await?;
         let now = self.now();
-        Ok(people
-            .into_iter()
-            .filter_map(|Carded(kept)| {
-                let v = &kept.doc;
-                // Always present (see `Carded`).
-                let card = v.card.as_ref()?;
-                let living = living_as_stated(card.living, &v.events, now);
-                let vis = policy::visibility(&card.tree_ids, card.privacy, living, &trees, actor);
-                let made = |keep: bool| {
-                    let s = summary(&v.id, card, &v.events, living, vis);
-                    Arc::new(SharedSummary::new(s, keep))
-                };
-                let shown = match (vis, kept.memo.get()) {
-                    (Visibility::Hidden, _) => return None,
-                    (Visibility::Full, Some((made_living, s))) if *made_living == living => {
-                        Arc::clone(s)
-                    }
-                    (Visibility::Full, _) => {
-                        let s = made(true);
-                        // Another request may have set it meanwhile, to the same summary.
-                        let _ = kept.memo.set((living, Arc::clone(&s)));
-                        s
-                    }
-                    (Visibility::Masked, _) => made(false),
-                };
-                Some((v.id.clone(), shown))
-            })
-            .collect())
+        let mut shown = Ids::default();
+        for Carded(kept) in people {
+            let v = &kept.doc;
+            // Always present (see `Carded`).
+            let Some(card) = v.card.as_ref() else {
+                continue;
+            };
+            let living = living_as_stated(card.living, &v.events, now);
+            let vis = policy::visibility(&card.tree_ids, card.privacy, living, &trees, actor);
+            let summary = match (vis, kept.memo.get()) {
+                (Visibility::Hidden, _) => continue,
+                (Visibility::Full, Some((made_living, s))) if *made_living == living => {
+                    Arc::clone(s)
+                }
+                (Visibility::Full, _) => {
+                    let s = summary(&v.id, card, &v.events, living, vis)?;
+                    // Another request may have set it meanwhile, to the same summary.
+                    let _ = kept.memo.set((living, Arc::clone(&s)));
+                    s
+                }
+                (Visibility::Masked, _) => summary(&v.id, card, &v.events, living, vis)?,
+            };
+            shown.insert(v.id.clone(), summary);
+        }
+        Ok(shown)
     }
 }

@@ -77,7 +77,7 @@ pub struct PersonPatch {
 }
 
 /// A birth or death as shown with a person.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Vital {
     /// The event.
     pub event_id: String,
@@ -235,13 +235,26 @@ pub(super) fn masked_names() -> Vec<Name> {
 /// A person's birth (baptism when no birth is recorded) and death (burial likewise), as views
 /// show them.
 pub(super) fn birth_and_death(vitals: &[VitalEvent]) -> (Option<Vital>, Option<Vital>) {
+    let (birth, death) = birth_and_death_events(vitals);
+    let shown = |e: &VitalEvent| Vital {
+        event_id: e.event_id.clone(),
+        date: e.date.clone(),
+        place: e.place.clone(),
+    };
+    (birth.map(shown), death.map(shown))
+}
+
+/// The events [`birth_and_death`] shows.
+pub(super) fn birth_and_death_events(
+    vitals: &[VitalEvent],
+) -> (Option<&VitalEvent>, Option<&VitalEvent>) {
     (
         vital(vitals, [EventType::Birth, EventType::Baptism]),
         vital(vitals, [EventType::Death, EventType::Burial]),
     )
 }
 
-fn vital(vitals: &[VitalEvent], types: [EventType; 2]) -> Option<Vital> {
+fn vital(vitals: &[VitalEvent], types: [EventType; 2]) -> Option<&VitalEvent> {
     let [first, second] = types;
     let pick = |t: &EventType| {
         vitals
@@ -252,11 +265,6 @@ fn vital(vitals: &[VitalEvent], types: [EventType; 2]) -> Option<Vital> {
                 a.date
                     .cmp(&b.date)
                     .then_with(|| a.event_id.cmp(&b.event_id))
-            })
-            .map(|e| Vital {
-                event_id: e.event_id.clone(),
-                date: e.date.clone(),
-                place: e.place.clone(),
             })
     };
     pick(&first).or_else(|| pick(&second))

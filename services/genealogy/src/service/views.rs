@@ -292,7 +292,7 @@ impl Genealogy {
                         person: s,
                         generation,
                         via: step.via.clone(),
-                        kind: kind_name(&step.kind),
+                        kind: step.kind.as_str().to_owned(),
                     });
                     next_frontier.push(step.to.clone());
                 }
