@@ -20,9 +20,9 @@ use super::codec::{Stored, parse_text};
 use crate::store::{Changes, DocumentStore};
 
 /// A kept document is charged this many times its JSON size, plus [`OVERHEAD`]: its decoded
-/// form, the memo and the JSON the memo keeps take about that much memory. Measured with vitals
-/// (~1.35 KB of JSON each): 17,338 kept raised resident memory by ~90 MB, ~5.2 KB each.
-const PER_JSON_BYTE: u32 = 4;
+/// form and the memo (for vitals, the summary's JSON) take about that much memory. Measured with
+/// vitals (~1.35 KB of JSON each): 17,338 kept raised resident memory by 69–74 MB, ~4.1 KB each.
+const PER_JSON_BYTE: u32 = 3;
 /// Bytes a kept document is charged beyond its JSON (key, slot, reference counts).
 const OVERHEAD: u32 = 256;
 
@@ -151,8 +151,8 @@ pub(crate) struct ReadAt(Option<u64>);
 impl<T: Stored + 'static, M: Send + Sync + 'static> Decoded<T, M> {
     /// A cache of about `capacity` bytes (0: none).
     pub fn new(capacity: u64) -> Self {
-        // The item estimate sizes the tables up front: a kept vitals document is charged ~6 KB.
-        let items = usize::try_from(capacity / 6000)
+        // The item estimate sizes the tables up front: a kept vitals document is charged ~4 KB.
+        let items = usize::try_from(capacity / 4000)
             .unwrap_or(usize::MAX)
             .max(16);
         let entries = (capacity > 0).then(|| Cache::with_weighter(items, capacity, ByWeight));
