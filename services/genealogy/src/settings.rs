@@ -40,8 +40,7 @@ pub struct GenealogyArgs {
     )]
     pub genealogy_mongodb_url_file: Option<PathBuf>,
     /// Memory for decoded vitals kept between requests, in MiB (a pedigree reads one per
-    /// ancestor); 0 turns the cache off. Default 128. Only the embedded store reports what
-    /// changed, so on MongoDB nothing is kept whatever this says.
+    /// ancestor, ~4 KB each); 0 turns the cache off. Default 128.
     #[arg(
         long = "genealogy-vitals-cache-mib",
         env = "DZINZA_GENEALOGY_VITALS_CACHE_MIB",

@@ -14,6 +14,7 @@ use dzinza_genealogy::service::{
     Clock, EventInput, Genealogy, NewPerson, NewRelationship, NewTree, Pedigree, PersonPatch,
 };
 use dzinza_genealogy::store::DocumentStore;
+use dzinza_genealogy::store::mongo::MongoStore;
 use dzinza_genealogy::store::sqlite::SqliteStore;
 use serde_json::json;
 
@@ -75,14 +76,52 @@ async fn family(g: &Genealogy, owner: &Actor) -> (String, String, String, String
 async fn pedigrees_show_what_another_process_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let (one, other) = (open(dir.path()).await, open(dir.path()).await);
+    show_what_the_other_wrote(&one, &other).await;
+}
+
+/// The same on MongoDB (the cluster's store), with two stores on one database as two replicas
+/// of the service would have, when `DZINZA_TEST_MONGODB_URL` is set (`cargo xtask test`).
+#[tokio::test]
+async fn mongodb_pedigrees_show_what_another_replica_wrote() {
+    let Some(url) = dzinza_kit::testing::backend_url("mongodb", "DZINZA_TEST_MONGODB_URL") else {
+        return;
+    };
+    let name = format!("dzinza_vitals_cache_{}", uuid::Uuid::new_v4().simple());
+    let mut services = Vec::new();
+    for _ in 0..2 {
+        let store = MongoStore::connect_database(&url, &name).await.unwrap();
+        store.migrate().await.unwrap();
+        let clock: Clock = Arc::new(|| 1_767_225_600_000);
+        services.push(Genealogy::new(Arc::new(store), clock));
+    }
+    show_what_the_other_wrote(&services[0], &services[1]).await;
+    mongodb::Client::with_uri_str(&url)
+        .await
+        .unwrap()
+        .database(&name)
+        .drop()
+        .await
+        .unwrap();
+}
+
+/// What `other` writes, `one`'s next pedigree shows, and a pedigree read twice with nothing
+/// written between comes from `one`'s cache.
+async fn show_what_the_other_wrote(one: &Genealogy, other: &Genealogy) {
+    let (one, other) = (one.clone(), other.clone());
     let o = Actor::user("owner");
     let (tree, c, f, gf) = family(&one, &o).await;
     let before = named(&[("Father", 1), ("Grandfather", 2)]);
     assert_eq!(ancestors(&one, &o, &c).await, before);
+    let hits = one.vitals_cache_stats().hits.get();
     assert_eq!(
         ancestors(&one, &o, &c).await,
         before,
         "read again, from the cache"
+    );
+    assert_eq!(
+        one.vitals_cache_stats().hits.get(),
+        hits + 3,
+        "the child's vitals (for their parent links) and both ancestors' came from the cache"
     );
 
     // A rename by the other process.

@@ -4,8 +4,8 @@
 //! same from one request to the next (relatives share ancestors, a user walks around one
 //! family). Before every use the cache asks the store which documents changed since its last
 //! look ([`DocumentStore::changes`]) and drops those, so a read after a commit, in this process
-//! or another one, never sees what the commit replaced. A store that cannot tell (MongoDB here)
-//! gets no caching at all.
+//! or another one, never sees what the commit replaced. Both adapters keep a change log for
+//! vitals (see [`crate::store::changes`]); a store that cannot tell gets no caching at all.
 
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 

@@ -7,6 +7,7 @@
 //! sort order with a total count. [`DocumentStore::commit`] applies several writes atomically,
 //! each optionally conditional on the current body (optimistic concurrency).
 
+pub mod changes;
 pub mod mongo;
 pub mod sqlite;
 

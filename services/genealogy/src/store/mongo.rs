@@ -6,7 +6,8 @@
 //! serves every selection, prefix search and narrowing, and `sort` / `updated_at` order listings.
 //! [`DocumentStore::commit`] runs as one multi-document transaction (snapshot reads, majority
 //! writes), retried as a whole on the server's transient transaction errors (write conflicts), so
-//! it needs a replica set or a sharded cluster, as MongoDB transactions do.
+//! it needs a replica set or a sharded cluster, as MongoDB transactions do. Commits that write
+//! vitals also append to a change log in the same transaction ([`DocumentStore::changes`]).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -16,11 +17,14 @@ use async_trait::async_trait;
 use futures_util::TryStreamExt as _;
 use mongodb::bson::{Bson, Document as BsonDocument, doc};
 use mongodb::error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
-use mongodb::options::{ClientOptions, IndexOptions, ReadConcern, WriteConcern};
+use mongodb::options::{ClientOptions, IndexOptions, ReadConcern, ReturnDocument, WriteConcern};
 use mongodb::{Client, ClientSession, Database, IndexModel};
 use serde_json::{Map, Number, Value};
 
-use super::{Document, DocumentStore, Expect, Order, Page, Query, Select, StoreError, Write};
+use super::changes::{self, ChangeRead, KEPT_CHANGES, MOST_CHANGES};
+use super::{
+    Changes, Document, DocumentStore, Expect, Order, Page, Query, Select, StoreError, Write,
+};
 use crate::model::Collection;
 
 /// Separates a key from its value in the `keys` array; key names never contain it.
@@ -34,8 +38,14 @@ const IN_CHUNK: usize = 10_000;
 const RETRY_WINDOW: Duration = Duration::from_secs(120);
 /// Where this adapter records which schema steps it applied.
 const MIGRATIONS: &str = "_dzinza_migrations";
-/// The schema step [`DocumentStore::migrate`] brings a database to.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema step [`DocumentStore::migrate`] brings a database to (2: the change log's
+/// collections).
+const SCHEMA_VERSION: i64 = 2;
+/// The change log of the tracked collections ([`changes::TRACKED`]): `{_id: seq, collection,
+/// id}`, `seq` numbering changes in commit order (see [`MongoStore::log_changes`]).
+const CHANGES: &str = "_dzinza_document_changes";
+/// Where the change log's last sequence number is kept: `{_id: CHANGES, seq}`.
+const COUNTERS: &str = "_dzinza_counters";
 /// MongoDB's `NamespaceExists` error code (a collection created concurrently).
 const NAMESPACE_EXISTS: i32 = 48;
 
@@ -223,7 +233,112 @@ impl MongoStore {
                 coll.insert_many(docs).session(&mut *session).await?;
             }
         }
+        self.log_changes(session, writes).await
+    }
+
+    /// Appends the writes of tracked collections to the change log, in the commit's
+    /// transaction, and trims the log to the latest [`KEPT_CHANGES`].
+    ///
+    /// The numbers come from one counter document that every such commit increments: a
+    /// concurrent commit's increment is a write conflict until this one commits (and is then
+    /// retried), so numbers are handed out in commit order, as SQLite's single writer does.
+    async fn log_changes(
+        &self,
+        session: &mut ClientSession,
+        writes: &[Write],
+    ) -> Result<(), Failure> {
+        let logged: Vec<&Write> = writes
+            .iter()
+            .filter(|w| changes::TRACKED.contains(&w.collection))
+            .collect();
+        if logged.is_empty() {
+            return Ok(());
+        }
+        let n = i64::try_from(logged.len()).unwrap_or(i64::MAX);
+        let counter = self
+            .db
+            .collection::<BsonDocument>(COUNTERS)
+            .find_one_and_update(doc! {"_id": CHANGES}, doc! {"$inc": {"seq": n}})
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .session(&mut *session)
+            .await?;
+        let last = counter
+            .as_ref()
+            .and_then(|c| seq_of(c.get("seq")))
+            .ok_or_else(|| {
+                Failure::Store(StoreError::Corrupt(
+                    CHANGES.into(),
+                    "the change counter holds no number".into(),
+                ))
+            })?;
+        let log = self.db.collection::<BsonDocument>(CHANGES);
+        let entries: Vec<BsonDocument> = logged
+            .iter()
+            .zip((last - n + 1)..)
+            .map(|(w, seq)| doc! {"_id": seq, "collection": w.collection.as_str(), "id": &w.id})
+            .collect();
+        log.insert_many(entries).session(&mut *session).await?;
+        let kept = i64::try_from(KEPT_CHANGES).unwrap_or(i64::MAX);
+        if last > kept {
+            log.delete_many(doc! {"_id": {"$lte": last - kept}})
+                .session(&mut *session)
+                .await?;
+        }
         Ok(())
+    }
+
+    /// The changes to `collection` after `since`, bounds and ids read in one snapshot (a trim
+    /// between them could otherwise hide changes after the mark).
+    async fn read_changes(
+        &self,
+        session: &mut ClientSession,
+        collection: Collection,
+        since: Option<u64>,
+    ) -> Result<Changes, StoreError> {
+        let log = self.db.collection::<BsonDocument>(CHANGES);
+        let mut bound = async |order: i32| -> Result<u64, StoreError> {
+            let found = log
+                .find_one(doc! {})
+                .sort(doc! {"_id": order})
+                .projection(doc! {"_id": 1})
+                .session(&mut *session)
+                .await?;
+            Ok(found
+                .and_then(|d| seq_of(d.get("_id")))
+                .map_or(0, |seq| u64::try_from(seq).unwrap_or(0)))
+        };
+        let oldest = bound(1).await?;
+        let newest = bound(-1).await?;
+        let (after, upto) = match changes::change_read(since, oldest, newest) {
+            ChangeRead::Any(mark) => return Ok(Changes::Any { mark }),
+            ChangeRead::Ids { after, upto } => (after, upto),
+        };
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let mut cursor = log
+            .find(doc! {
+                "_id": {"$gt": int(after), "$lte": int(upto)},
+                "collection": collection.as_str(),
+            })
+            .sort(doc! {"_id": 1})
+            .limit(int(MOST_CHANGES + 1))
+            .projection(doc! {"id": 1})
+            .session(&mut *session)
+            .await?;
+        let mut ids = Vec::new();
+        while let Some(found) = cursor.next(&mut *session).await {
+            let found = found?;
+            match found.get_str("id") {
+                Ok(id) => ids.push(id.to_owned()),
+                Err(_) => {
+                    return Err(StoreError::Corrupt(
+                        CHANGES.into(),
+                        "a change names no document".into(),
+                    ));
+                }
+            }
+        }
+        Ok(changes::changes_of(ids, upto))
     }
 
     /// Commits the session's transaction, retrying while the outcome is unknown.
@@ -602,7 +717,9 @@ impl DocumentStore for MongoStore {
             });
             self.coll(c).create_indexes(indexes).await?;
         }
-        self.ensure_collection(MIGRATIONS, &existing).await?;
+        for name in [MIGRATIONS, CHANGES, COUNTERS] {
+            self.ensure_collection(name, &existing).await?;
+        }
         self.db
             .collection::<BsonDocument>(MIGRATIONS)
             .update_one(
@@ -657,6 +774,25 @@ impl DocumentStore for MongoStore {
         })
     }
 
+    async fn changes(
+        &self,
+        collection: Collection,
+        since: Option<u64>,
+    ) -> Result<Option<Changes>, StoreError> {
+        if !changes::TRACKED.contains(&collection) {
+            return Ok(None);
+        }
+        let mut session = self.client.start_session().await?;
+        session
+            .start_transaction()
+            .read_concern(ReadConcern::snapshot())
+            .await?;
+        let read = self.read_changes(&mut session, collection, since).await;
+        // Nothing was written: ending the transaction either way only releases its snapshot.
+        let _ = session.abort_transaction().await;
+        read.map(Some)
+    }
+
     async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
@@ -700,6 +836,16 @@ impl DocumentStore for MongoStore {
                 Err(Failure::Mongo(e)) => return Err(e.into()),
             }
         }
+    }
+}
+
+/// A change-log sequence number as stored (an `Int64`, or an `Int32` from a server that
+/// narrows small numbers).
+fn seq_of(value: Option<&Bson>) -> Option<i64> {
+    match value? {
+        Bson::Int64(n) => Some(*n),
+        Bson::Int32(n) => Some(i64::from(*n)),
+        _ => None,
     }
 }
 

@@ -12,8 +12,9 @@
 use std::sync::Arc;
 
 use dzinza_genealogy::model::Collection;
+use dzinza_genealogy::store::changes::MOST_CHANGES;
 use dzinza_genealogy::store::{
-    Document, DocumentStore, Expect, Order, Query, Select, StoreError, Write,
+    Changes, Document, DocumentStore, Expect, Order, Query, Select, StoreError, Write,
 };
 use serde_json::{Value, json};
 
@@ -58,6 +59,7 @@ pub async fn run(store: Arc<dyn DocumentStore>) {
     writes_of_one_commit_apply_in_order(s).await;
     empty_pages_and_field_equality(s).await;
     awkward_bodies_round_trip(s).await;
+    changes_name_every_tracked_write_since_a_mark(s).await;
     // Migrating twice is harmless.
     s.migrate().await.unwrap();
 }
@@ -816,4 +818,123 @@ async fn awkward_bodies_round_trip(s: &dyn DocumentStore) {
     ])
     .await
     .unwrap();
+}
+
+/// The changes to vitals (the tracked collection) after `since`.
+async fn vitals_changes(s: &dyn DocumentStore, since: Option<u64>) -> Changes {
+    s.changes(Collection::Vitals, since).await.unwrap().unwrap()
+}
+
+fn vitals_write(id: &str, n: i64) -> Write {
+    Write::put(Collection::Vitals, doc(id, json!({ "n": n }), &[], "", n))
+}
+
+fn changed(mark: u64, ids: &[&str]) -> Changes {
+    Changes::Some {
+        mark,
+        ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+/// Every write or delete of a vitals document is logged with its commit and listed after an
+/// earlier mark, in commit order; other collections are not tracked.
+async fn changes_name_every_tracked_write_since_a_mark(s: &dyn DocumentStore) {
+    assert_eq!(
+        s.changes(Collection::Persons, None).await.unwrap(),
+        None,
+        "only vitals are tracked"
+    );
+    let Changes::Any { mark: m0 } = vitals_changes(s, None).await else {
+        panic!("a first look cannot know what changed");
+    };
+    assert_eq!(vitals_changes(s, Some(m0)).await, changed(m0, &[]));
+
+    s.commit(vec![
+        vitals_write("ch-a", 1),
+        vitals_write("ch-b", 1),
+        Write::put(Collection::Persons, doc("ch-p", json!({}), &[], "", 1)),
+    ])
+    .await
+    .unwrap();
+    let Changes::Some { mark: m1, ids } = vitals_changes(s, Some(m0)).await else {
+        panic!("every change is kept");
+    };
+    assert_eq!(ids, ["ch-a", "ch-b"]);
+    assert_eq!(
+        m1,
+        m0 + 2,
+        "one change per vitals document, none for the person"
+    );
+
+    // An update and a delete.
+    s.commit(vec![
+        vitals_write("ch-a", 2),
+        Write::delete(Collection::Vitals, "ch-b"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        vitals_changes(s, Some(m1)).await,
+        changed(m1 + 2, &["ch-a", "ch-b"])
+    );
+    // Asked again from an older mark: everything since then.
+    assert_eq!(
+        vitals_changes(s, Some(m0)).await,
+        changed(m1 + 2, &["ch-a", "ch-b", "ch-a", "ch-b"])
+    );
+    // A mark this database never gave (restored from a backup, or another database).
+    assert_eq!(
+        vitals_changes(s, Some(m1 + 3)).await,
+        Changes::Any { mark: m1 + 2 }
+    );
+    // A failed commit logs nothing.
+    let failed = s
+        .commit(vec![
+            vitals_write("ch-c", 1),
+            Write::put(Collection::Persons, doc("ch-p", json!({}), &[], "", 2))
+                .expecting(Expect::Absent),
+        ])
+        .await;
+    assert!(
+        matches!(failed, Err(StoreError::Conflict { .. })),
+        "{failed:?}"
+    );
+    assert_eq!(vitals_changes(s, Some(m1 + 2)).await, changed(m1 + 2, &[]));
+
+    // More changes than a reply lists: anything may have changed.
+    let many = (0..=MOST_CHANGES)
+        .map(|n| vitals_write(&format!("ch-v{n}"), 1))
+        .collect();
+    s.commit(many).await.unwrap();
+    let newest = m1 + 2 + MOST_CHANGES + 1;
+    assert_eq!(
+        vitals_changes(s, Some(m1 + 2)).await,
+        Changes::Any { mark: newest }
+    );
+    assert!(matches!(
+        vitals_changes(s, Some(newest - 3)).await,
+        Changes::Some { ids, .. } if ids.len() == 3
+    ));
+
+    // Concurrent commits are numbered in commit order: every change is listed exactly once.
+    let before = newest;
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let id = format!("ch-w{w}");
+            async move {
+                for n in 0..5 {
+                    s.commit(vec![vitals_write(&id, n)]).await.unwrap();
+                }
+            }
+        })
+        .collect();
+    futures_util::future::join_all(writers).await;
+    let Changes::Some { mark, ids } = vitals_changes(s, Some(before)).await else {
+        panic!("20 changes are kept");
+    };
+    assert_eq!(mark, before + 20);
+    for w in 0..4 {
+        let id = format!("ch-w{w}");
+        assert_eq!(ids.iter().filter(|i| **i == id).count(), 5, "{id}: {ids:?}");
+    }
 }

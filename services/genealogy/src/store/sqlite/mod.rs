@@ -22,13 +22,14 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments as _, Row as _};
 
+use super::changes;
 use super::{
     Changes, Document, DocumentStore, Expect, Page, Query, StoreError, TextDocument, TextPage,
     Write,
 };
 use crate::model::Collection;
 use reads::Readers;
-use sql::{Arg, ChangeRead, Plan};
+use sql::{Arg, Plan};
 
 /// Bytes of the database file SQLite may memory-map.
 const MMAP_SIZE: u64 = 1 << 30;
@@ -318,14 +319,14 @@ impl DocumentStore for SqliteStore {
         let (oldest, newest): (i64, i64) = sqlx::query_as(sql::CHANGE_BOUNDS)
             .fetch_one(&mut *tx)
             .await?;
-        let out = match sql::change_read(since, sql::mark(oldest), sql::mark(newest)) {
-            ChangeRead::Any(mark) => Changes::Any { mark },
-            ChangeRead::Ids { after, upto } => {
+        let out = match changes::change_read(since, sql::mark(oldest), sql::mark(newest)) {
+            changes::ChangeRead::Any(mark) => Changes::Any { mark },
+            changes::ChangeRead::Ids { after, upto } => {
                 let args = sqlx_args(sql::changed_ids_args(collection, after, upto))?;
                 let ids: Vec<String> = sqlx::query_scalar_with(sql::CHANGED_IDS, args)
                     .fetch_all(&mut *tx)
                     .await?;
-                sql::changes_of(ids, upto)
+                changes::changes_of(ids, upto)
             }
         };
         tx.commit().await?;

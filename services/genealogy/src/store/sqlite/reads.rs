@@ -16,9 +16,10 @@ use rusqlite::{Connection, OpenFlags, ToSql};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::Semaphore;
 
-use super::sql::{self, Arg, ChangeRead, Stmt};
+use super::sql::{self, Arg, Stmt};
 use super::{BUSY_TIMEOUT, CACHE_KIB, Decode, MMAP_SIZE};
 use crate::model::Collection;
+use crate::store::changes;
 use crate::store::{Changes, Query, StoreError};
 
 /// Connections reading at once (as many as the sqlx pool has).
@@ -188,15 +189,15 @@ pub(super) fn changes(
         .prepare_cached(sql::CHANGE_BOUNDS)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (oldest, newest) = (sql::mark(oldest), sql::mark(newest));
-    let out = match sql::change_read(since, oldest, newest) {
-        ChangeRead::Any(mark) => Changes::Any { mark },
-        ChangeRead::Ids { after, upto } => {
+    let out = match changes::change_read(since, oldest, newest) {
+        changes::ChangeRead::Any(mark) => Changes::Any { mark },
+        changes::ChangeRead::Ids { after, upto } => {
             let args = sql::changed_ids_args(collection, after, upto);
             let mut stmt = conn.prepare_cached(sql::CHANGED_IDS)?;
             let ids = stmt
                 .query_map(rusqlite::params_from_iter(&args), |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
-            sql::changes_of(ids, upto)
+            changes::changes_of(ids, upto)
         }
     };
     tx.finish()?;

@@ -4,7 +4,8 @@
 use serde_json::Value;
 
 use crate::model::Collection;
-use crate::store::{Changes, Order, Query, Select, StoreError};
+use crate::store::changes::MOST_CHANGES;
+use crate::store::{Order, Query, Select, StoreError};
 
 /// A bound argument.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,8 +38,7 @@ const KEY_COUNT: &str = "SELECT COALESCE(\
      (SELECT n FROM key_counts WHERE collection = ?1 AND key = ?2 AND value = ?3), \
      (SELECT COUNT(*) FROM document_keys WHERE collection = ?1 AND key = ?2 AND value = ?3))";
 
-/// The collections whose changes the triggers of `document_changes` record (migration 0005).
-pub(super) const TRACKED: &[Collection] = &[Collection::Vitals];
+pub(super) use crate::store::changes::TRACKED;
 
 /// The oldest and newest change kept, `(0, 0)` when none is. Two subqueries: SQLite answers a
 /// lone `MIN` or `MAX` from one end of the key, but both in one `SELECT` scan the table.
@@ -46,43 +46,10 @@ pub(super) const CHANGE_BOUNDS: &str = "SELECT \
      COALESCE((SELECT MIN(seq) FROM document_changes), 0), \
      COALESCE((SELECT MAX(seq) FROM document_changes), 0)";
 
-/// The ids a collection's changes in `(?1, ?2]` touched, oldest first, at most `?4`.
+/// The ids a collection's changes in `(?1, ?2]` touched, oldest first, at most `?4`
+/// ([`MOST_CHANGES`] + 1: one more than a reply lists says there are more).
 pub(super) const CHANGED_IDS: &str = "SELECT id FROM document_changes \
      WHERE seq > ?1 AND seq <= ?2 AND collection = ?3 ORDER BY seq LIMIT ?4";
-
-/// More changes than this in one reply are answered with [`Changes::Any`]: dropping every
-/// cached document is then cheaper than dropping them one by one.
-pub(super) const MOST_CHANGES: u64 = 1000;
-
-/// How to answer a request for the changes after `since`, given the oldest and newest change
-/// kept.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum ChangeRead {
-    /// Answer [`Changes::Any`] with this mark.
-    Any(u64),
-    /// Read the changes in `(after, upto]`: all of them are still kept.
-    Ids {
-        /// The caller's mark.
-        after: u64,
-        /// The newest change.
-        upto: u64,
-    },
-}
-
-/// How to answer a request for the changes after `since` (see [`ChangeRead`]).
-pub(super) fn change_read(since: Option<u64>, oldest: u64, newest: u64) -> ChangeRead {
-    match since {
-        // Nothing newer, or the first change after the mark is still kept. A mark newer than
-        // the newest change comes from another database (a file restored from a backup).
-        Some(after) if after == newest || (after < newest && oldest <= after + 1) => {
-            ChangeRead::Ids {
-                after,
-                upto: newest,
-            }
-        }
-        _ => ChangeRead::Any(newest),
-    }
-}
 
 /// A sequence number as read (never negative: AUTOINCREMENT starts at 1).
 pub(super) fn mark(seq: i64) -> u64 {
@@ -98,14 +65,6 @@ pub(super) fn changed_ids_args(collection: Collection, after: u64, upto: u64) ->
         collection.as_str().into(),
         int(MOST_CHANGES + 1),
     ]
-}
-
-/// The reply for the ids [`CHANGED_IDS`] read up to the mark `upto`.
-pub(super) fn changes_of(ids: Vec<String>, upto: u64) -> Changes {
-    match ids.len() as u64 > MOST_CHANGES {
-        true => Changes::Any { mark: upto },
-        false => Changes::Some { mark: upto, ids },
-    }
 }
 
 /// The arguments of [`BY_IDS`].
@@ -322,44 +281,5 @@ fn may_repeat(select: &Select) -> bool {
     match select {
         Select::Any(pairs) => pairs.len() > 1,
         Select::Prefix { .. } => true,
-    }
-}
-
-#[cfg(test)]
-mod change_tests {
-    use super::{ChangeRead, change_read};
-
-    #[test]
-    fn changes_are_read_while_every_one_after_the_mark_is_kept() {
-        // Nothing recorded yet.
-        assert_eq!(
-            change_read(Some(0), 0, 0),
-            ChangeRead::Ids { after: 0, upto: 0 }
-        );
-        // Up to date.
-        assert_eq!(
-            change_read(Some(7), 3, 7),
-            ChangeRead::Ids { after: 7, upto: 7 }
-        );
-        // Behind, the next change still kept (the oldest kept is the first after the mark).
-        assert_eq!(
-            change_read(Some(2), 3, 9),
-            ChangeRead::Ids { after: 2, upto: 9 }
-        );
-        assert_eq!(
-            change_read(Some(5), 3, 9),
-            ChangeRead::Ids { after: 5, upto: 9 }
-        );
-    }
-
-    #[test]
-    fn anything_may_have_changed_without_a_usable_mark() {
-        // The first call.
-        assert_eq!(change_read(None, 3, 9), ChangeRead::Any(9));
-        // Changes after the mark were trimmed away.
-        assert_eq!(change_read(Some(1), 3, 9), ChangeRead::Any(9));
-        // A mark from another database (newer than anything here).
-        assert_eq!(change_read(Some(12), 3, 9), ChangeRead::Any(9));
-        assert_eq!(change_read(Some(1), 0, 0), ChangeRead::Any(0));
     }
 }
