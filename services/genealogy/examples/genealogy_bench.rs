@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! cargo run --release -p dzinza-genealogy --example genealogy_bench -- [--persons N] [--samples N]
-//!     [--vitals-cache-mib N]
+//!     [--vitals-cache-mib N] [--keep DIR | --reuse DIR | --mongodb URL] [--only TEXT]
 //! ```
 
 #![allow(
@@ -32,6 +32,8 @@ use dzinza_genealogy::service::{
     NewRelationship, NewTree, PageRequest, Paged, Pedigree, PersonFilter, PersonSort, PersonView,
     PlaceInput, TreeScope, system_clock,
 };
+use dzinza_genealogy::store::DocumentStore;
+use dzinza_genealogy::store::mongo::MongoStore;
 
 /// The allocator `dzinza serve` runs with (services/dzinza/src/main.rs).
 #[global_allocator]
@@ -656,6 +658,11 @@ async fn name_page(
     (p, n)
 }
 
+/// Whether `--reuse` was given (no new MongoDB database is made then).
+fn reuse_given() -> bool {
+    std::env::args().any(|a| a == "--reuse")
+}
+
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -677,7 +684,22 @@ async fn main() {
         .map(std::path::PathBuf::from);
     let path = keep.clone().unwrap_or_else(|| dir.path().to_owned());
     std::fs::create_dir_all(&path).unwrap();
-    let store = dzinza_genealogy::open_embedded(&path).await.unwrap();
+    // `--mongodb URL`: build and measure on MongoDB instead, in a database of its own (left
+    // behind; the CI stand-in keeps its data in memory).
+    let mongodb = std::env::args().skip_while(|a| a != "--mongodb").nth(1);
+    let store: Arc<dyn DocumentStore> = match &mongodb {
+        Some(url) if reuse_given() => {
+            Arc::new(MongoStore::connect_database(url, "unused").await.unwrap())
+        }
+        Some(url) => {
+            let name = format!("genealogy_bench_{}", new_id().replace('-', ""));
+            let store = MongoStore::connect_database(url, &name).await.unwrap();
+            store.migrate().await.unwrap();
+            println!("MongoDB database {name}");
+            Arc::new(store)
+        }
+        None => dzinza_genealogy::open_embedded(&path).await.unwrap(),
+    };
     let service = Genealogy::new(store, system_clock()).with_vitals_cache(vitals_cache());
     let actor = Actor::user("bench-owner");
     // `--reuse DIR`: measure a database an earlier `--keep DIR` run built.
@@ -686,7 +708,15 @@ async fn main() {
         .nth(1)
         .map(std::path::PathBuf::from);
     if let Some(dir) = &reuse {
-        let store = dzinza_genealogy::open_embedded(dir).await.unwrap();
+        // With `--mongodb URL`, `--reuse NAME` names the database of an earlier run.
+        let store: Arc<dyn DocumentStore> = match &mongodb {
+            Some(url) => Arc::new(
+                MongoStore::connect_database(url, &dir.to_string_lossy())
+                    .await
+                    .unwrap(),
+            ),
+            None => dzinza_genealogy::open_embedded(dir).await.unwrap(),
+        };
         let service = Genealogy::new(store, system_clock()).with_vitals_cache(vitals_cache());
         let trees = service
             .list_trees(&actor, TreeScope::Mine, PageRequest::new(None, None))
@@ -720,11 +750,16 @@ async fn main() {
     let started = Instant::now();
     build(&service, &actor, &tree, &mut rng, total).await;
     let setup = started.elapsed();
-    let db = std::fs::metadata(path.join("genealogy.db")).map_or(0, |m| m.len());
+    let db = match mongodb {
+        Some(_) => "on MongoDB".to_owned(),
+        None => {
+            let bytes = std::fs::metadata(path.join("genealogy.db")).map_or(0, |m| m.len());
+            format!("database {} MB", bytes / 1_000_000)
+        }
+    };
     println!(
-        "setup: {:.1} s (import through Genealogy::import_batch), database {} MB",
+        "setup: {:.1} s (import through Genealogy::import_batch), {db}",
         setup.as_secs_f64(),
-        db / 1_000_000
     );
 
     if only_build {

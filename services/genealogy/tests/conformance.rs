@@ -9,9 +9,10 @@ mod suite;
 use std::sync::Arc;
 
 use dzinza_genealogy::model::Collection;
-use dzinza_genealogy::store::DocumentStore;
 use dzinza_genealogy::store::mongo::MongoStore;
 use dzinza_genealogy::store::sqlite::SqliteStore;
+use dzinza_genealogy::store::{Changes, Document, DocumentStore, Write};
+use serde_json::json;
 
 #[tokio::test]
 async fn sqlite_file() {
@@ -75,5 +76,52 @@ async fn mongodb_migrate_creates_the_listing_indexes() {
         .await
         .unwrap();
     assert_eq!(names.len(), 3, "{names:?}");
+    db.drop().await.unwrap();
+}
+
+/// The change log keeps the latest 10,000 to 11,000 changes (trimmed when the numbers cross a
+/// thousand); a mark older than what is kept gets "anything may have changed", a recent one the
+/// exact list.
+#[tokio::test]
+async fn mongodb_change_log_is_trimmed_and_old_marks_get_anything() {
+    let Some((store, db)) = mongodb().await else {
+        return;
+    };
+    let Some(Changes::Any { mark }) = store.changes(Collection::Vitals, None).await.unwrap() else {
+        panic!("a first look cannot know what changed");
+    };
+    for part in 0..6 {
+        let writes = (0..2_000)
+            .map(|n| {
+                Write::put(
+                    Collection::Vitals,
+                    Document {
+                        id: format!("v{part}-{n}"),
+                        body: json!({ "n": n }),
+                        keys: Vec::new(),
+                        sort: String::new(),
+                        updated_at: n,
+                    },
+                )
+            })
+            .collect();
+        store.commit(writes).await.unwrap();
+    }
+    let kept = db
+        .collection::<mongodb::bson::Document>("_dzinza_document_changes")
+        .count_documents(mongodb::bson::doc! {})
+        .await
+        .unwrap();
+    assert!((10_000..=11_000).contains(&kept), "{kept} kept");
+    assert_eq!(
+        store.changes(Collection::Vitals, Some(mark)).await.unwrap(),
+        Some(Changes::Any {
+            mark: mark + 12_000
+        })
+    );
+    assert!(matches!(
+        store.changes(Collection::Vitals, Some(mark + 12_000 - 500)).await.unwrap(),
+        Some(Changes::Some { ids, mark: m }) if ids.len() == 500 && m == mark + 12_000
+    ));
     db.drop().await.unwrap();
 }
