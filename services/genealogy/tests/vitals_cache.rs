@@ -9,13 +9,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use dzinza_genealogy::model::Collection;
 use dzinza_genealogy::policy::Actor;
 use dzinza_genealogy::service::{
     Clock, EventInput, Genealogy, NewPerson, NewRelationship, NewTree, Pedigree, PersonPatch,
 };
-use dzinza_genealogy::store::DocumentStore;
 use dzinza_genealogy::store::mongo::MongoStore;
 use dzinza_genealogy::store::sqlite::SqliteStore;
+use dzinza_genealogy::store::{Changes, Document, DocumentStore, Page, Query, StoreError, Write};
 use serde_json::json;
 
 /// A service on the database file in `dir` (created and migrated by the first).
@@ -328,16 +329,100 @@ async fn the_cache_reports_hits_misses_and_size_as_metrics() {
         1,
         "only the first look drops everything"
     );
-    // Charged about four times their JSON (a few hundred bytes each here) plus 256.
-    assert!(stats.weight_bytes.get() > 3 * (4 * 200 + 256));
+    // Charged about three times their JSON (a few hundred bytes each here) plus 256.
+    assert!(stats.weight_bytes.get() > 3 * (3 * 200 + 256));
     let text = metrics.render();
     for name in [
         "genealogy_vitals_cache_hits_total",
         "genealogy_vitals_cache_misses_total",
         "genealogy_vitals_cache_cleared_total",
+        "genealogy_vitals_cache_unanswered_total",
         "genealogy_vitals_cache_entries",
         "genealogy_vitals_cache_weight_bytes",
     ] {
         assert!(text.contains(name), "{name} missing from {text}");
     }
+}
+
+/// A SQLite store whose `changes` fails while `failing` is set (as a MongoDB snapshot read can).
+struct Unanswering {
+    inner: SqliteStore,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl DocumentStore for Unanswering {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.inner.migrate().await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+    async fn get(&self, c: Collection, id: &str) -> Result<Option<Document>, StoreError> {
+        self.inner.get(c, id).await
+    }
+    async fn get_many(&self, c: Collection, ids: &[String]) -> Result<Vec<Document>, StoreError> {
+        self.inner.get_many(c, ids).await
+    }
+    async fn find(&self, q: &Query) -> Result<Page, StoreError> {
+        self.inner.find(q).await
+    }
+    async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.inner.commit(writes).await
+    }
+    async fn changes(
+        &self,
+        c: Collection,
+        since: Option<u64>,
+    ) -> Result<Option<Changes>, StoreError> {
+        if self.failing.load(Ordering::Relaxed) {
+            return Err(StoreError::Config("snapshot unavailable".into()));
+        }
+        self.inner.changes(c, since).await
+    }
+}
+
+#[tokio::test]
+async fn pedigrees_read_without_the_cache_while_the_store_cannot_say_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = SqliteStore::open(&dir.path().join("genealogy.db"))
+        .await
+        .unwrap();
+    inner.migrate().await.unwrap();
+    let store = Arc::new(Unanswering {
+        inner,
+        failing: std::sync::atomic::AtomicBool::new(false),
+    });
+    let clock: Clock = Arc::new(|| 1_767_225_600_000);
+    let g = Genealogy::new(Arc::clone(&store) as Arc<dyn DocumentStore>, clock);
+    let o = Actor::user("owner");
+    let (_, c, f, _) = family(&g, &o).await;
+    let before = named(&[("Father", 1), ("Grandfather", 2)]);
+    assert_eq!(ancestors(&g, &o, &c).await, before);
+
+    store.failing.store(true, Ordering::Relaxed);
+    let hits = g.vitals_cache_stats().hits.get();
+    assert_eq!(
+        ancestors(&g, &o, &c).await,
+        before,
+        "the pedigree still answers"
+    );
+    // A rename the cache would not know of is read from the store.
+    let patch: PersonPatch =
+        serde_json::from_value(json!({"names": [{"given": "Tichaona", "surname": "Moyo"}]}))
+            .unwrap();
+    g.update_person(&o, &f, patch).await.unwrap();
+    let renamed = named(&[("Tichaona", 1), ("Grandfather", 2)]);
+    assert_eq!(ancestors(&g, &o, &c).await, renamed);
+    let stats = g.vitals_cache_stats();
+    assert_eq!(stats.hits.get(), hits, "nothing came from the cache");
+    assert_eq!(stats.unanswered.get(), 2);
+
+    store.failing.store(false, Ordering::Relaxed);
+    assert_eq!(ancestors(&g, &o, &c).await, renamed);
+    assert_eq!(ancestors(&g, &o, &c).await, renamed);
+    assert!(
+        g.vitals_cache_stats().hits.get() > hits,
+        "the cache is used again"
+    );
 }

@@ -48,6 +48,8 @@ pub struct CacheStats {
     pub misses: Counter,
     /// Times everything was dropped (no exact answer from the store about what changed).
     pub cleared: Counter,
+    /// Requests that read without the cache because asking the store what changed failed.
+    pub unanswered: Counter,
     /// Documents kept now (after the latest request).
     pub entries: Gauge,
     /// Their weight now: the memory they are estimated to take.
@@ -72,6 +74,13 @@ impl CacheStats {
             &format!("{prefix}_cleared"),
             &format!("Times the {name} cache dropped everything (the store could not say exactly what changed)"),
             self.cleared.clone(),
+        );
+        metrics.register(
+            &format!("{prefix}_unanswered"),
+            &format!(
+                "Requests that read {name} without the cache because the store could not say what changed"
+            ),
+            self.unanswered.clone(),
         );
         metrics.register(
             &format!("{prefix}_entries"),
@@ -169,14 +178,28 @@ impl<T: Stored + 'static, M: Send + Sync + 'static> Decoded<T, M> {
     }
 
     /// Drops what changed in the store since the last look, before a use: what is read after
-    /// this (from the cache or the store) is at least as new as every commit before it.
-    pub async fn refresh(&self, store: &dyn DocumentStore) -> Result<ReadAt> {
+    /// this (from the cache or the store) is at least as new as every commit before it. When the
+    /// store cannot answer, the use reads without the cache.
+    pub async fn refresh(&self, store: &dyn DocumentStore) -> ReadAt {
         let Some(entries) = &self.entries else {
-            return Ok(ReadAt(None));
+            return ReadAt(None);
         };
         let since = *self.mark.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(changes) = store.changes(T::COLLECTION, since).await? else {
-            return Ok(ReadAt(None));
+        let changes = match store.changes(T::COLLECTION, since).await {
+            Ok(Some(changes)) => changes,
+            Ok(None) => return ReadAt(None),
+            Err(e) => {
+                // The cache only saves work: without an answer this request reads everything
+                // from the store and keeps nothing, and the next one asks again. A store that
+                // is down fails the reads that follow, with their own error.
+                tracing::warn!(
+                    collection = T::COLLECTION.as_str(),
+                    error = %e,
+                    "the store could not say what changed; reading without the cache"
+                );
+                self.stats.unanswered.inc();
+                return ReadAt(None);
+            }
         };
         let mut mark = self.mark.write().unwrap_or_else(PoisonError::into_inner);
         let seen = match changes {
@@ -191,14 +214,14 @@ impl<T: Stored + 'static, M: Send + Sync + 'static> Decoded<T, M> {
                 self.stats.cleared.inc();
                 // The mark may go back (another database): it is the store's from now on.
                 *mark = Some(seen);
-                return Ok(ReadAt(Some(seen)));
+                return ReadAt(Some(seen));
             }
         };
         // Another request may have dropped later changes already; its mark stands.
         if mark.is_none_or(|m| m < seen) {
             *mark = Some(seen);
         }
-        Ok(ReadAt(*mark))
+        ReadAt(*mark)
     }
 
     /// The documents `ids` that exist (in no particular order): kept ones from the cache, the

@@ -253,7 +253,7 @@ impl Genealogy {
     }
 
     /// Brings the vitals cache up to date before a use (once per request: it asks the store).
-    pub(crate) async fn vitals_now(&self) -> Result<cache::ReadAt> {
+    pub(crate) async fn vitals_now(&self) -> cache::ReadAt {
         self.vitals.refresh(self.store.as_ref()).await
     }
 

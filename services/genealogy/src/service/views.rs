@@ -256,7 +256,7 @@ impl Genealogy {
         // The root is judged with every event (as `get_person`) while the walk runs; a root
         // the caller may not see ends both.
         let (root, (walked, at)) = tokio::try_join!(self.see(actor, id), async {
-            let at = self.vitals_now().await?;
+            let at = self.vitals_now().await;
             Ok((self.walk(id, generations, up, at).await?, at))
         })?;
         let Walk {
