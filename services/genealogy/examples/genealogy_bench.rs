@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! cargo run --release -p dzinza-genealogy --example genealogy_bench -- [--persons N] [--samples N]
-//!     [--vitals-cache-mib N] [--keep DIR | --reuse DIR | --mongodb URL] [--only TEXT]
+//!     [--vitals-cache-mib N] [--keep DIR | --reuse DIR-or-NAME] [--mongodb URL] [--only TEXT]
 //! ```
 
 #![allow(
@@ -658,11 +658,6 @@ async fn name_page(
     (p, n)
 }
 
-/// Whether `--reuse` was given (no new MongoDB database is made then).
-fn reuse_given() -> bool {
-    std::env::args().any(|a| a == "--reuse")
-}
-
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -676,39 +671,17 @@ async fn main() {
     let total = arg("--persons", 100_000);
     let samples = arg("--samples", 200);
     let only_build = std::env::args().any(|a| a == "--build-only");
-    let dir = tempfile::tempdir().unwrap();
-    // `--keep DIR` builds the database there instead, and leaves it (for EXPLAIN and sqlite3).
-    let keep = std::env::args()
-        .skip_while(|a| a != "--keep")
-        .nth(1)
-        .map(std::path::PathBuf::from);
-    let path = keep.clone().unwrap_or_else(|| dir.path().to_owned());
-    std::fs::create_dir_all(&path).unwrap();
     // `--mongodb URL`: build and measure on MongoDB instead, in a database of its own (left
     // behind; the CI stand-in keeps its data in memory).
     let mongodb = std::env::args().skip_while(|a| a != "--mongodb").nth(1);
-    let store: Arc<dyn DocumentStore> = match &mongodb {
-        Some(url) if reuse_given() => {
-            Arc::new(MongoStore::connect_database(url, "unused").await.unwrap())
-        }
-        Some(url) => {
-            let name = format!("genealogy_bench_{}", new_id().replace('-', ""));
-            let store = MongoStore::connect_database(url, &name).await.unwrap();
-            store.migrate().await.unwrap();
-            println!("MongoDB database {name}");
-            Arc::new(store)
-        }
-        None => dzinza_genealogy::open_embedded(&path).await.unwrap(),
-    };
-    let service = Genealogy::new(store, system_clock()).with_vitals_cache(vitals_cache());
     let actor = Actor::user("bench-owner");
-    // `--reuse DIR`: measure a database an earlier `--keep DIR` run built.
+    // `--reuse DIR`: measure a database an earlier `--keep DIR` run built (with `--mongodb`,
+    // `--reuse NAME` names the database of an earlier run).
     let reuse = std::env::args()
         .skip_while(|a| a != "--reuse")
         .nth(1)
         .map(std::path::PathBuf::from);
     if let Some(dir) = &reuse {
-        // With `--mongodb URL`, `--reuse NAME` names the database of an earlier run.
         let store: Arc<dyn DocumentStore> = match &mongodb {
             Some(url) => Arc::new(
                 MongoStore::connect_database(url, &dir.to_string_lossy())
@@ -737,6 +710,25 @@ async fn main() {
         measure(&service, &actor, &tree, total, samples, &mut Rng(2)).await;
         return;
     }
+    let dir = tempfile::tempdir().unwrap();
+    // `--keep DIR` builds the database there instead, and leaves it (for EXPLAIN and sqlite3).
+    let keep = std::env::args()
+        .skip_while(|a| a != "--keep")
+        .nth(1)
+        .map(std::path::PathBuf::from);
+    let path = keep.clone().unwrap_or_else(|| dir.path().to_owned());
+    std::fs::create_dir_all(&path).unwrap();
+    let store: Arc<dyn DocumentStore> = match &mongodb {
+        Some(url) => {
+            let name = format!("genealogy_bench_{}", new_id().replace('-', ""));
+            let store = MongoStore::connect_database(url, &name).await.unwrap();
+            store.migrate().await.unwrap();
+            println!("MongoDB database {name}");
+            Arc::new(store)
+        }
+        None => dzinza_genealogy::open_embedded(&path).await.unwrap(),
+    };
+    let service = Genealogy::new(store, system_clock()).with_vitals_cache(vitals_cache());
     let tree = service
         .create_tree(
             &actor,

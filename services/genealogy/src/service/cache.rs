@@ -60,40 +60,52 @@ impl CacheStats {
     /// Registers these under `genealogy_<name>_cache_*` in `metrics`.
     pub fn register(&self, metrics: &Metrics, name: &str) {
         let prefix = format!("genealogy_{name}_cache");
-        metrics.register(
-            &format!("{prefix}_hits"),
-            &format!("Documents ({name}) a request found in the cache"),
-            self.hits.clone(),
-        );
-        metrics.register(
-            &format!("{prefix}_misses"),
-            &format!("Documents ({name}) a request read from the store"),
-            self.misses.clone(),
-        );
-        metrics.register(
-            &format!("{prefix}_cleared"),
-            &format!("Times the {name} cache dropped everything (the store could not say exactly what changed)"),
-            self.cleared.clone(),
-        );
-        metrics.register(
-            &format!("{prefix}_unanswered"),
-            &format!(
-                "Requests that read {name} without the cache because the store could not say what changed"
+        let counters = [
+            (
+                "hits",
+                format!("Documents ({name}) a request found in the cache"),
+                &self.hits,
             ),
-            self.unanswered.clone(),
-        );
-        metrics.register(
-            &format!("{prefix}_entries"),
-            &format!("Documents ({name}) kept in the cache"),
-            self.entries.clone(),
-        );
-        metrics.register(
-            &format!("{prefix}_weight_bytes"),
-            &format!(
-                "Estimated memory of the kept {name} documents, against the configured capacity"
+            (
+                "misses",
+                format!("Documents ({name}) a request read from the store"),
+                &self.misses,
             ),
-            self.weight_bytes.clone(),
-        );
+            (
+                "cleared",
+                format!(
+                    "Times the {name} cache dropped everything (the store could not say exactly what changed)"
+                ),
+                &self.cleared,
+            ),
+            (
+                "unanswered",
+                format!(
+                    "Requests that read {name} without the cache because the store could not say what changed"
+                ),
+                &self.unanswered,
+            ),
+        ];
+        for (what, help, counter) in counters {
+            metrics.register(&format!("{prefix}_{what}"), &help, counter.clone());
+        }
+        let gauges = [
+            (
+                "entries",
+                format!("Documents ({name}) kept in the cache"),
+                &self.entries,
+            ),
+            (
+                "weight_bytes",
+                format!(
+                    "Estimated memory of the kept {name} documents, against the configured capacity"
+                ),
+                &self.weight_bytes,
+            ),
+        ];
+        for (what, help, gauge) in gauges {
+            metrics.register(&format!("{prefix}_{what}"), &help, gauge.clone());
+        }
     }
 }
 

@@ -129,8 +129,8 @@ impl PageRequest {
     }
 }
 
-/// Bytes of vitals (as JSON text) the service keeps decoded unless told otherwise: about
-/// 100,000 persons' worth, the size of the largest trees the benchmarks use.
+/// Memory for decoded vitals the service keeps unless told otherwise, in bytes: about 31,000
+/// persons' worth (see `cache.rs` for what a kept document is charged).
 pub const DEFAULT_VITALS_CACHE: u64 = 128 << 20;
 
 /// The genealogy service.

@@ -7,6 +7,8 @@
 //!
 //! [`DocumentStore::changes`]: super::DocumentStore::changes
 
+use std::ops::ControlFlow;
+
 use super::Changes;
 use crate::model::Collection;
 
@@ -23,7 +25,7 @@ pub const MOST_CHANGES: u64 = 1000;
 
 /// How to answer a request for the changes after `since`, given the oldest and newest change
 /// kept.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ChangeRead {
     /// Answer [`Changes::Any`] with this mark.
     Any(u64),
@@ -34,6 +36,21 @@ pub(crate) enum ChangeRead {
         /// The newest change.
         upto: u64,
     },
+}
+
+impl ChangeRead {
+    /// The changes to read, `(after, upto]`, or the reply when there is nothing to read:
+    /// anything may have changed, or nothing has (the mark is the newest change).
+    pub(crate) fn to_read(self) -> ControlFlow<Changes, (u64, u64)> {
+        match self {
+            ChangeRead::Any(mark) => ControlFlow::Break(Changes::Any { mark }),
+            ChangeRead::Ids { after, upto } if after == upto => ControlFlow::Break(Changes::Some {
+                mark: upto,
+                ids: Vec::new(),
+            }),
+            ChangeRead::Ids { after, upto } => ControlFlow::Continue((after, upto)),
+        }
+    }
 }
 
 /// How to answer a request for the changes after `since` (see [`ChangeRead`]); `(0, 0)` as
@@ -62,7 +79,28 @@ pub(crate) fn changes_of(ids: Vec<String>, upto: u64) -> Changes {
 
 #[cfg(test)]
 mod tests {
-    use super::{ChangeRead, change_read};
+    use std::ops::ControlFlow;
+
+    use super::{ChangeRead, Changes, change_read};
+
+    #[test]
+    fn only_changes_after_the_mark_are_read() {
+        assert_eq!(
+            ChangeRead::Any(9).to_read(),
+            ControlFlow::Break(Changes::Any { mark: 9 })
+        );
+        assert_eq!(
+            ChangeRead::Ids { after: 7, upto: 7 }.to_read(),
+            ControlFlow::Break(Changes::Some {
+                mark: 7,
+                ids: Vec::new()
+            })
+        );
+        assert_eq!(
+            ChangeRead::Ids { after: 2, upto: 9 }.to_read(),
+            ControlFlow::Continue((2, 9))
+        );
+    }
 
     #[test]
     fn changes_are_read_while_every_one_after_the_mark_is_kept() {

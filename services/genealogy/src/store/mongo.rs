@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -21,7 +22,7 @@ use mongodb::options::{ClientOptions, IndexOptions, ReadConcern, ReturnDocument,
 use mongodb::{Client, ClientSession, Database, IndexModel};
 use serde_json::{Map, Number, Value};
 
-use super::changes::{self, ChangeRead, KEPT_CHANGES, MOST_CHANGES};
+use super::changes::{self, KEPT_CHANGES, MOST_CHANGES};
 use super::{
     Changes, Document, DocumentStore, Expect, Order, Page, Query, Select, StoreError, Write,
 };
@@ -265,15 +266,12 @@ impl MongoStore {
             .return_document(ReturnDocument::After)
             .session(&mut *session)
             .await?;
-        let last = counter
-            .as_ref()
-            .and_then(|c| seq_of(c.get("seq")))
-            .ok_or_else(|| {
-                Failure::Store(StoreError::Corrupt(
-                    CHANGES.into(),
-                    "the change counter holds no number".into(),
-                ))
-            })?;
+        let last = counter_seq(counter.as_ref()).ok_or_else(|| {
+            Failure::Store(StoreError::Corrupt(
+                CHANGES.into(),
+                "the change counter holds no number".into(),
+            ))
+        })?;
         let log = self.db.collection::<BsonDocument>(CHANGES);
         let entries: Vec<BsonDocument> = logged
             .iter()
@@ -310,12 +308,10 @@ impl MongoStore {
             .find_one(doc! {"_id": CHANGES})
             .session(&mut *session)
             .await?;
-        let newest = counter
-            .as_ref()
-            .and_then(|c| seq_of(c.get("seq")))
-            .map_or(0, |seq| u64::try_from(seq).unwrap_or(0));
+        let newest = counter_seq(counter.as_ref()).map_or(0, |seq| u64::try_from(seq).unwrap_or(0));
         let log = self.db.collection::<BsonDocument>(CHANGES);
-        // The oldest kept as far as the rules need it: the first after the mark, or later.
+        // The oldest kept as far as the rules need it: the first change after the mark if it
+        // is still there, else none that could serve (the mark is older than what is kept).
         let oldest = match since {
             Some(after) if after < newest => {
                 let first = log
@@ -323,23 +319,13 @@ impl MongoStore {
                     .projection(doc! {"_id": 1})
                     .session(&mut *session)
                     .await?;
-                if first.is_some() {
-                    after + 1
-                } else {
-                    after + 2
-                }
+                first.map_or(u64::MAX, |_| after + 1)
             }
             _ => 0,
         };
-        let (after, upto) = match changes::change_read(since, oldest, newest) {
-            ChangeRead::Any(mark) => return Ok(Changes::Any { mark }),
-            ChangeRead::Ids { after, upto } if after == upto => {
-                return Ok(Changes::Some {
-                    mark: upto,
-                    ids: Vec::new(),
-                });
-            }
-            ChangeRead::Ids { after, upto } => (after, upto),
+        let (after, upto) = match changes::change_read(since, oldest, newest).to_read() {
+            ControlFlow::Break(answer) => return Ok(answer),
+            ControlFlow::Continue(range) => range,
         };
         let mut cursor = log
             .find(doc! {
@@ -865,10 +851,10 @@ impl DocumentStore for MongoStore {
     }
 }
 
-/// A change-log sequence number as stored (an `Int64`, or an `Int32` from a server that
-/// narrows small numbers).
-fn seq_of(value: Option<&Bson>) -> Option<i64> {
-    match value? {
+/// The change log's last sequence number as its counter document stores it (an `Int64`, or an
+/// `Int32` from a server that narrows small numbers).
+fn counter_seq(counter: Option<&BsonDocument>) -> Option<i64> {
+    match counter?.get("seq")? {
         Bson::Int64(n) => Some(*n),
         Bson::Int32(n) => Some(i64::from(*n)),
         _ => None,

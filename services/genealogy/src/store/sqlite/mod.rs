@@ -10,6 +10,7 @@ mod reads;
 mod sql;
 
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -319,9 +320,10 @@ impl DocumentStore for SqliteStore {
         let (oldest, newest): (i64, i64) = sqlx::query_as(sql::CHANGE_BOUNDS)
             .fetch_one(&mut *tx)
             .await?;
-        let out = match changes::change_read(since, sql::mark(oldest), sql::mark(newest)) {
-            changes::ChangeRead::Any(mark) => Changes::Any { mark },
-            changes::ChangeRead::Ids { after, upto } => {
+        let out = match changes::change_read(since, sql::mark(oldest), sql::mark(newest)).to_read()
+        {
+            ControlFlow::Break(answer) => answer,
+            ControlFlow::Continue((after, upto)) => {
                 let args = sqlx_args(sql::changed_ids_args(collection, after, upto))?;
                 let ids: Vec<String> = sqlx::query_scalar_with(sql::CHANGED_IDS, args)
                     .fetch_all(&mut *tx)

@@ -8,6 +8,7 @@
 //! Writes stay on sqlx; WAL lets these connections read beside its writer, and each statement
 //! reads the latest committed state, so a read after a commit sees it.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -189,9 +190,9 @@ pub(super) fn changes(
         .prepare_cached(sql::CHANGE_BOUNDS)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (oldest, newest) = (sql::mark(oldest), sql::mark(newest));
-    let out = match changes::change_read(since, oldest, newest) {
-        changes::ChangeRead::Any(mark) => Changes::Any { mark },
-        changes::ChangeRead::Ids { after, upto } => {
+    let out = match changes::change_read(since, oldest, newest).to_read() {
+        ControlFlow::Break(answer) => answer,
+        ControlFlow::Continue((after, upto)) => {
             let args = sql::changed_ids_args(collection, after, upto);
             let mut stmt = conn.prepare_cached(sql::CHANGED_IDS)?;
             let ids = stmt
