@@ -349,7 +349,7 @@ async fn check_summary(g: &Genealogy, a: &Actor, shared: &SharedSummary) {
             .unwrap()
             .unwrap();
         let person: Person = serde_json::from_value(doc.body).unwrap();
-        assert_eq!(card, PersonCard::of(&person), "card of {}", s.id);
+        assert_eq!(card, PersonCard::of(&person).unwrap(), "card of {}", s.id);
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod event;
 pub mod person;
+pub mod raw;
 pub mod relationship;
 pub mod source;
 pub mod tree;
@@ -14,6 +15,7 @@ pub mod vitals;
 pub use activity::{Change, HistoryEntry, MergeStatus, MergeSuggestion, Notification};
 pub use event::{Event, EventType, Participant, ParticipantRole, Place};
 pub use person::{ExternalId, NAME_PREFIX_CHARS, Name, NameType, Person, PersonPrivacy, Sex};
+pub use raw::RawJson;
 pub use relationship::{ParentKind, PartnerKind, Relationship, RelationshipKind};
 pub use source::{Citation, Note, Repository, Source};
 pub use tree::{Collaborator, FamilyTree, Role, TreePrivacy, TreeSettings};

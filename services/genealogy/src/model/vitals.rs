@@ -3,6 +3,7 @@
 use dzinza_gedcom::date::GenDate;
 use serde::{Deserialize, Serialize};
 
+use super::raw::RawJson;
 use super::{
     Event, EventType, Name, ParentKind, Person, PersonPrivacy, Place, Relationship,
     RelationshipKind, Sex,
@@ -43,8 +44,8 @@ pub struct Vitals {
 pub struct PersonCard {
     /// Trees the person belongs to.
     pub tree_ids: Vec<String>,
-    /// Names, the first being the primary one.
-    pub names: Vec<Name>,
+    /// Names, the first being the primary one, as JSON: a pedigree shows them as they are.
+    pub names: RawJson<Vec<Name>>,
     /// Sex.
     #[serde(default)]
     pub sex: Sex,
@@ -57,15 +58,15 @@ pub struct PersonCard {
 }
 
 impl PersonCard {
-    /// The card of `person`.
-    pub fn of(person: &Person) -> Self {
-        PersonCard {
+    /// The card of `person` (names that cannot be encoded fail).
+    pub fn of(person: &Person) -> serde_json::Result<Self> {
+        Ok(PersonCard {
             tree_ids: person.tree_ids.clone(),
-            names: person.names.clone(),
+            names: RawJson::new(&person.names)?,
             sex: person.sex,
             living: person.living,
             privacy: person.privacy,
-        }
+        })
     }
 }
 
@@ -118,25 +119,31 @@ pub struct VitalEvent {
     /// Its type.
     #[serde(rename = "type")]
     pub event_type: EventType,
-    /// When.
+    /// When, as JSON: views show it as it is, and deciding who is living reads few dates.
     #[serde(default)]
-    pub date: Option<GenDate>,
-    /// Where.
+    pub date: Option<RawJson<GenDate>>,
+    /// Where, as JSON: views show it as it is.
     #[serde(default)]
-    pub place: Option<Place>,
+    pub place: Option<RawJson<Place>>,
 }
 
 impl VitalEvent {
-    /// The vital events among `events` in which `person` is a principal.
-    pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>, person: &str) -> Vec<VitalEvent> {
+    /// The vital events among `events` in which `person` is a principal (a date or place that
+    /// cannot be encoded fails).
+    pub fn of<'a>(
+        events: impl IntoIterator<Item = &'a Event>,
+        person: &str,
+    ) -> serde_json::Result<Vec<VitalEvent>> {
         events
             .into_iter()
             .filter(|e| e.event_type.is_vital() && e.is_principal(person))
-            .map(|e| VitalEvent {
-                event_id: e.id.clone(),
-                event_type: e.event_type.clone(),
-                date: e.date.clone(),
-                place: e.place.clone(),
+            .map(|e| {
+                Ok(VitalEvent {
+                    event_id: e.id.clone(),
+                    event_type: e.event_type.clone(),
+                    date: e.date.as_ref().map(RawJson::new).transpose()?,
+                    place: e.place.as_ref().map(RawJson::new).transpose()?,
+                })
             })
             .collect()
     }
@@ -186,6 +193,7 @@ mod tests {
             event("o", EventType::Death, &[("c", p.clone())]),
         ];
         let ids: Vec<String> = VitalEvent::of(&events, "a")
+            .unwrap()
             .into_iter()
             .map(|v| v.event_id)
             .collect();

@@ -11,12 +11,13 @@ use utoipa::ToSchema;
 
 use super::cache::{Kept, ReadAt};
 use super::persons::{Vital, birth_and_death_events, living_as_stated, masked_names};
-use super::{Genealogy, GenealogyError, Result};
+use super::{Genealogy, Result, unencodable};
 use crate::model::{
-    Collection, Event, Name, Person, PersonCard, PersonPrivacy, Place, Sex, VitalEvent, Vitals,
+    Collection, Event, Name, Person, PersonCard, PersonPrivacy, Place, RawJson, Sex, VitalEvent,
+    Vitals,
 };
 use crate::policy::{self, Actor, Visibility};
-use crate::store::{Query, StoreError};
+use crate::store::Query;
 
 /// Values by person id, on the pedigree path: a thousand ids are hashed several times each, and
 /// aHash (randomly keyed, like the standard SipHash) costs a fraction of it.
@@ -81,7 +82,7 @@ impl Serialize for SharedSummary {
 struct SummaryOf<'a> {
     id: &'a str,
     tree_ids: &'a [String],
-    names: &'a [Name],
+    names: &'a RawJson<Vec<Name>>,
     sex: Sex,
     living: bool,
     privacy: PersonPrivacy,
@@ -94,8 +95,8 @@ struct SummaryOf<'a> {
 #[derive(Serialize)]
 struct VitalOf<'a> {
     event_id: &'a str,
-    date: Option<&'a GenDate>,
-    place: Option<&'a Place>,
+    date: Option<&'a RawJson<GenDate>>,
+    place: Option<&'a RawJson<Place>>,
 }
 
 impl<'a> From<&'a VitalEvent> for VitalOf<'a> {
@@ -138,10 +139,10 @@ fn summary(
     let hidden;
     let names = match masked {
         true => {
-            hidden = masked_names();
-            &hidden[..]
+            hidden = RawJson::new(&masked_names()).map_err(|e| unencodable(id, e))?;
+            &hidden
         }
-        false => &card.names[..],
+        false => &card.names,
     };
     let of = SummaryOf {
         id,
@@ -154,14 +155,7 @@ fn summary(
         death: death.map(VitalOf::from),
         masked,
     };
-    // Strings, numbers and enums cannot fail to encode into memory; were they to, the person
-    // cannot be shown, and the caller hears of it.
-    let json = serde_json::value::to_raw_value(&of).map_err(|e| {
-        GenealogyError::Store(StoreError::Corrupt(
-            id.to_owned(),
-            format!("summary cannot be encoded: {e}"),
-        ))
-    })?;
+    let json = serde_json::value::to_raw_value(&of).map_err(|e| unencodable(id, e))?;
     Ok(Arc::new(SharedSummary { json }))
 }
 
@@ -211,12 +205,14 @@ impl Genealogy {
         };
         let mut stored: HashMap<String, Option<Vec<VitalEvent>>> = no_card.into_iter().collect();
         for person in persons {
-            let vitals = stored
-                .remove(&person.id)
-                .flatten()
-                .unwrap_or_else(|| VitalEvent::of(&events, &person.id));
+            let vitals = match stored.remove(&person.id).flatten() {
+                Some(v) => v,
+                None => {
+                    VitalEvent::of(&events, &person.id).map_err(|e| unencodable(&person.id, e))?
+                }
+            };
             out.push(Carded(Kept::new(Vitals {
-                card: Some(PersonCard::of(&person)),
+                card: Some(PersonCard::of(&person).map_err(|e| unencodable(&person.id, e))?),
                 id: person.id,
                 events: vitals,
                 version: 0,

@@ -78,6 +78,16 @@ pub fn email_recipient(email: &str) -> String {
     format!("email:{}", email.to_lowercase())
 }
 
+/// A record of `id` that cannot be encoded as JSON. Strings, numbers and enums always can, so
+/// this is not expected; were it to happen, the record cannot be shown or kept, and the caller
+/// hears of it.
+pub(crate) fn unencodable(id: &str, e: serde_json::Error) -> GenealogyError {
+    GenealogyError::Store(StoreError::Corrupt(
+        id.to_owned(),
+        format!("cannot be encoded: {e}"),
+    ))
+}
+
 /// A 422 naming one field.
 pub fn invalid(field: &str, message: &str) -> GenealogyError {
     GenealogyError::Validation(vec![FieldError {

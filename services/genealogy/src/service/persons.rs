@@ -6,7 +6,9 @@ use dzinza_gedcom::date::GenDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ChangeSet, Genealogy, GenealogyError, PageRequest, Paged, Result, invalid};
+use super::{
+    ChangeSet, Genealogy, GenealogyError, PageRequest, Paged, Result, invalid, unencodable,
+};
 use crate::model::{
     Collection, Event, EventType, ExternalId, FamilyTree, Millis, NAME_PREFIX_CHARS, Name, Person,
     PersonPrivacy, Place, Relationship, Sex, VitalEvent, Vitals, fold, new_id,
@@ -213,7 +215,9 @@ pub fn living_as_stated(stated: Option<bool>, vitals: &[VitalEvent], now: Millis
     let born = vitals
         .iter()
         .filter(|e| matches!(e.event_type, EventType::Birth | EventType::Baptism))
-        .filter_map(|e| e.date.as_ref())
+        // A kept date that no longer decodes counts as none (the person may then count as
+        // living: masking is the smaller harm).
+        .filter_map(|e| e.date.as_ref()?.value().ok())
         .filter_map(|d| {
             let (a, b) = d.range();
             b.or(a)
@@ -236,10 +240,11 @@ pub(super) fn masked_names() -> Vec<Name> {
 /// show them.
 pub(super) fn birth_and_death(vitals: &[VitalEvent]) -> (Option<Vital>, Option<Vital>) {
     let (birth, death) = birth_and_death_events(vitals);
+    // A kept date or place that no longer decodes is left out rather than failing the view.
     let shown = |e: &VitalEvent| Vital {
         event_id: e.event_id.clone(),
-        date: e.date.clone(),
-        place: e.place.clone(),
+        date: e.date.as_ref().and_then(|d| d.value().ok()),
+        place: e.place.as_ref().and_then(|p| p.value().ok()),
     };
     (birth.map(shown), death.map(shown))
 }
@@ -262,8 +267,9 @@ fn vital(vitals: &[VitalEvent], types: [EventType; 2]) -> Option<&VitalEvent> {
             .filter(|e| &e.event_type == t)
             // Ties (same date) go to the lower id, whatever order the events came in.
             .min_by(|a, b| {
-                a.date
-                    .cmp(&b.date)
+                let date = |e: &VitalEvent| e.date.as_ref().and_then(|d| d.value().ok());
+                date(a)
+                    .cmp(&date(b))
                     .then_with(|| a.event_id.cmp(&b.event_id))
             })
     };
@@ -421,13 +427,15 @@ impl Genealogy {
                 }
             }
         }
-        Ok(persons
+        persons
             .into_iter()
             .map(|person| {
                 let mine: &[&Event] = by_person.get(person.id.as_str()).map_or(&[], Vec::as_slice);
-                let vitals = vitals
-                    .remove(&person.id)
-                    .unwrap_or_else(|| VitalEvent::of(mine.iter().copied(), &person.id));
+                let vitals = match vitals.remove(&person.id) {
+                    Some(v) => v,
+                    None => VitalEvent::of(mine.iter().copied(), &person.id)
+                        .map_err(|e| unencodable(&person.id, e))?,
+                };
                 let events = if all_events {
                     mine.iter().map(|e| (*e).clone()).collect()
                 } else {
@@ -440,16 +448,16 @@ impl Genealogy {
                     .collect();
                 let living = is_living(&person, &vitals, now);
                 let vis = policy::person_visibility(&person, living, &trees, actor);
-                Seen {
+                Ok(Seen {
                     person,
                     events,
                     vitals,
                     trees,
                     living,
                     vis,
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// One person as the caller sees them; not found when hidden.
@@ -847,5 +855,62 @@ impl Genealogy {
     /// Whether the caller belongs to (not just reads) one of these trees.
     pub(crate) fn member_of_any(trees: &[FamilyTree], actor: &Actor) -> bool {
         trees.iter().any(|t| tree_access(t, actor).is_member())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use crate::model::RawJson;
+
+    /// 2026-12-07 in milliseconds since the epoch.
+    const NOW: Millis = 1_796_601_600_000;
+
+    fn vital(id: &str, t: EventType, date: Option<&str>) -> VitalEvent {
+        VitalEvent {
+            event_id: id.into(),
+            event_type: t,
+            date: date.map(|d| RawJson::new(&GenDate::parse_owned(d.to_owned())).unwrap()),
+            place: None,
+        }
+    }
+
+    #[test]
+    fn living_is_inferred_from_the_kept_dates() {
+        let young = [vital("b", EventType::Birth, Some("1950"))];
+        let old = [vital("b", EventType::Birth, Some("1850"))];
+        let dead = [
+            vital("b", EventType::Birth, Some("1950")),
+            vital("d", EventType::Death, None),
+        ];
+        assert!(living_as_stated(None, &young, NOW));
+        assert!(!living_as_stated(None, &old, NOW));
+        assert!(!living_as_stated(None, &dead, NOW));
+        assert!(!living_as_stated(Some(false), &young, NOW));
+        assert!(living_as_stated(None, &[], NOW));
+    }
+
+    #[test]
+    fn a_kept_date_that_does_not_decode_counts_as_none() {
+        let mut broken = vital("b", EventType::Birth, None);
+        broken.date = Some(serde_json::from_str("{\"not\": \"a date\"}").unwrap());
+        // No birth date known: counted as living (masked), never shown as a date.
+        assert!(living_as_stated(None, std::slice::from_ref(&broken), NOW));
+        let (birth, _) = birth_and_death(&[broken]);
+        assert!(birth.unwrap().date.is_none());
+    }
+
+    #[test]
+    fn the_earliest_of_several_births_is_shown() {
+        let births = [
+            vital("x", EventType::Birth, Some("ABT 1852")),
+            vital("y", EventType::Birth, Some("3 MAR 1850")),
+            vital("z", EventType::Baptism, Some("1849")),
+        ];
+        let (birth, death) = birth_and_death(&births);
+        assert_eq!(birth.unwrap().event_id, "y");
+        assert!(death.is_none());
     }
 }

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::codec::Stored;
-use super::{Genealogy, Result, doc_of};
+use super::{Genealogy, Result, doc_of, unencodable};
 use crate::model::{
     Change, Collection, Event, ParentLink, Person, PersonCard, Relationship, RelationshipKind,
     VitalEvent, Vitals,
@@ -136,7 +136,7 @@ impl Genealogy {
             let old = current.get(id);
             let new = Vitals {
                 id: id.clone(),
-                events: VitalEvent::of(mine.iter().copied(), id),
+                events: VitalEvent::of(mine.iter().copied(), id).map_err(|e| unencodable(id, e))?,
                 version: old.map_or(0, |v| v.version + 1),
                 parents: Some(ParentLink::of(
                     parents_of
@@ -146,7 +146,7 @@ impl Genealogy {
                         .map(|r| (*r, r.sort())),
                     id,
                 )),
-                card: Some(PersonCard::of(person)),
+                card: Some(PersonCard::of(person).map_err(|e| unencodable(id, e))?),
             };
             let expect = match old {
                 Some(v) => Expect::Body(super::codec::value_of(v)),
