@@ -21,7 +21,9 @@ use crate::store::{Changes, DocumentStore};
 
 /// A kept document is charged this many times its JSON size, plus [`OVERHEAD`]: its decoded
 /// form and the memo (for vitals, the summary's JSON) take about that much memory. Measured with
-/// vitals (~1.35 KB of JSON each): 17,338 kept raised resident memory by 69–74 MB, ~4.1 KB each.
+/// vitals (~1.35 KB of JSON each): 17,338 kept raised resident memory by 69–74 MB, ~4.1 KB each;
+/// since names, dates and places stay JSON ([`crate::model::RawJson`]), ~3.3 KB each, so the
+/// charge now errs on the safe side.
 const PER_JSON_BYTE: u32 = 3;
 /// Bytes a kept document is charged beyond its JSON (key, slot, reference counts).
 const OVERHEAD: u32 = 256;
