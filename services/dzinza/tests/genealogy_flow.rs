@@ -235,6 +235,17 @@ async fn flow(data: tempfile::TempDir, env: Vec<(&str, String)>) {
         )
         .await;
     assert_eq!(anc["nodes"].as_array().unwrap().len(), 3);
+    // Dates and places reach the pedigree as stored, whichever store kept them.
+    let father_node = anc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["person"]["id"] == father.as_str())
+        .unwrap();
+    let death = &father_node["person"]["death"];
+    assert_eq!(death["date"]["original"], "2001");
+    assert_eq!(death["date"]["value"]["date"]["year"], 2001);
+    assert_eq!(death["place"]["name"], "Harare, Zimbabwe");
     let kin = s
         .ok(
             Method::GET,
