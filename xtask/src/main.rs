@@ -21,8 +21,10 @@ fn main() -> ExitCode {
                  commands:\n  \
                  test [-- <cargo test args>]  start backend servers, run the whole test suite\n  \
                  bench gateway [--duration 10s] [--connections 64] [--no-build]\n                 \
-                 [--dzinza PATH] [--gateway-threads N] [--nginx-shared-upstream]\n                               \
-                 direct vs gateway vs nginx, requests/s and latency (needs wrk, nginx)"
+                 [--dzinza PATH] [--gateway-threads N] [--nginx-shared-upstream]\n                 \
+                 [--rounds N]\n                               \
+                 direct vs gateway vs nginx, requests/s and latency (needs wrk, nginx);\n                               \
+                 with --rounds, every path N times, alternated, and the medians"
             );
             return ExitCode::from(2);
         }
