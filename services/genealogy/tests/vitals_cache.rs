@@ -19,12 +19,17 @@ use dzinza_genealogy::store::sqlite::SqliteStore;
 use dzinza_genealogy::store::{Changes, Document, DocumentStore, Page, Query, StoreError, Write};
 use serde_json::json;
 
-/// A service on the database file in `dir` (created and migrated by the first).
-async fn open(dir: &Path) -> Genealogy {
+/// The database file in `dir`, created and migrated by the first to open it.
+async fn migrated(dir: &Path) -> SqliteStore {
     let store = SqliteStore::open(&dir.join("genealogy.db")).await.unwrap();
     store.migrate().await.unwrap();
+    store
+}
+
+/// A service on the database file in `dir` (see [`migrated`]).
+async fn open(dir: &Path) -> Genealogy {
     let clock: Clock = Arc::new(|| 1_767_225_600_000);
-    Genealogy::new(Arc::new(store), clock)
+    Genealogy::new(Arc::new(migrated(dir).await), clock)
 }
 
 async fn person(g: &Genealogy, a: &Actor, tree: &str, given: &str) -> String {
@@ -245,10 +250,7 @@ async fn a_kept_summary_follows_the_date_of_today() {
     // Someone born in 1920 with no death recorded is living in 2026 and, 110 years on, no
     // longer: the summary made while their vitals are kept must not outlive that.
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("genealogy.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let store = migrated(dir.path()).await;
     let now = Arc::new(AtomicI64::new(1_767_225_600_000)); // 2026-01-01
     let clock: Clock = {
         let now = Arc::clone(&now);
@@ -385,12 +387,8 @@ impl DocumentStore for Unanswering {
 #[tokio::test]
 async fn pedigrees_read_without_the_cache_while_the_store_cannot_say_what_changed() {
     let dir = tempfile::tempdir().unwrap();
-    let inner = SqliteStore::open(&dir.path().join("genealogy.db"))
-        .await
-        .unwrap();
-    inner.migrate().await.unwrap();
     let store = Arc::new(Unanswering {
-        inner,
+        inner: migrated(dir.path()).await,
         failing: std::sync::atomic::AtomicBool::new(false),
     });
     let clock: Clock = Arc::new(|| 1_767_225_600_000);

@@ -34,13 +34,6 @@ impl<T: DeserializeOwned> RawJson<T> {
     }
 }
 
-impl<T> RawJson<T> {
-    /// The JSON text.
-    pub fn json(&self) -> &str {
-        self.json.get()
-    }
-}
-
 impl<T> Clone for RawJson<T> {
     fn clone(&self) -> Self {
         RawJson {

@@ -308,7 +308,7 @@ impl DocumentStore for SqliteStore {
         collection: Collection,
         since: Option<u64>,
     ) -> Result<Option<Changes>, StoreError> {
-        if !sql::TRACKED.contains(&collection) {
+        if !changes::TRACKED.contains(&collection) {
             return Ok(None);
         }
         if let Some(readers) = &self.readers {

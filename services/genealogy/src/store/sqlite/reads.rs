@@ -1,10 +1,10 @@
-//! Reads of a database file on rusqlite connections of their own, each read one
-//! `spawn_blocking` task.
+//! Reads of a database file on rusqlite connections of their own, each read one blocking call
+//! (in place on a multi-threaded runtime, see [`Readers::run`]).
 //!
 //! sqlx runs every SQLite connection on a worker thread and hands each row to the async task
 //! over a channel, as owned values: a pedigree reads thousands of rows, and those hand-overs
 //! (thread wake-ups, copies) took more time than SQLite itself. Here a whole read, page and
-//! total, runs on one connection in one blocking task and comes back as decoded documents.
+//! total, runs on one connection in one blocking call and comes back as decoded documents.
 //! Writes stay on sqlx; WAL lets these connections read beside its writer, and each statement
 //! reads the latest committed state, so a read after a commit sees it.
 

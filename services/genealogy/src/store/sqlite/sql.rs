@@ -38,8 +38,6 @@ const KEY_COUNT: &str = "SELECT COALESCE(\
      (SELECT n FROM key_counts WHERE collection = ?1 AND key = ?2 AND value = ?3), \
      (SELECT COUNT(*) FROM document_keys WHERE collection = ?1 AND key = ?2 AND value = ?3))";
 
-pub(super) use crate::store::changes::TRACKED;
-
 /// The oldest and newest change kept, `(0, 0)` when none is. Two subqueries: SQLite answers a
 /// lone `MIN` or `MAX` from one end of the key, but both in one `SELECT` scan the table.
 pub(super) const CHANGE_BOUNDS: &str = "SELECT \
