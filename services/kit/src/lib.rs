@@ -2,6 +2,7 @@
 //! problem responses, identity (JWT/JWKS), graceful shutdown and OpenAPI helpers.
 
 pub mod config;
+pub mod connections;
 pub mod health;
 pub mod http_client;
 pub mod identity;

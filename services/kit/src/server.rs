@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument as _, Span, field};
 
+use crate::connections::{MakeConnection, serve_connections};
 use crate::health::{self, Health};
 use crate::metrics::{self, Metrics};
 
@@ -63,13 +64,8 @@ pub fn standard_router_with(
             "/metrics",
             get(metrics::metrics_handler).with_state(metrics.clone()),
         );
-    app.merge(ops).layer(StandardLayer {
-        state: Arc::new(StandardState {
-            service,
-            metrics,
-            options,
-        }),
-    })
+    app.merge(ops)
+        .layer(StandardLayer::new(service, metrics, options))
 }
 
 #[derive(Debug)]
@@ -79,10 +75,26 @@ struct StandardState {
     options: StandardOptions,
 }
 
-/// The layer of [`standard_router_with`].
+/// The middleware of [`standard_router_with`] as a layer of its own, for a service that is not
+/// a router (a server answering some requests without routing): request id, span, metrics, the
+/// log event and `options`' response headers. The metrics route label comes from the response's
+/// [`metrics::RouteLabel`], else the request's matched path, else "unmatched".
 #[derive(Debug, Clone)]
-struct StandardLayer {
+pub struct StandardLayer {
     state: Arc<StandardState>,
+}
+
+impl StandardLayer {
+    /// The layer for `service`, recording into `metrics`.
+    pub fn new(service: &'static str, metrics: Metrics, options: StandardOptions) -> Self {
+        Self {
+            state: Arc::new(StandardState {
+                service,
+                metrics,
+                options,
+            }),
+        }
+    }
 }
 
 impl<S> tower::Layer<S> for StandardLayer {
@@ -98,7 +110,7 @@ impl<S> tower::Layer<S> for StandardLayer {
 
 /// Request id, span, metrics and response headers around one route's service.
 #[derive(Debug, Clone)]
-struct Standard<S> {
+pub struct Standard<S> {
     inner: S,
     state: Arc<StandardState>,
 }
@@ -117,6 +129,43 @@ where
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let scope = RequestScope::begin(&self.state, &mut req);
+        let span = scope.span.clone();
+        let future = self.inner.call(req);
+        Box::pin(
+            async move {
+                let Ok(mut response) = future.await;
+                scope.finish(&mut response, None);
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+impl StandardLayer {
+    /// Starts the standard handling of `req` for a service that answers it without [`Standard`]:
+    /// the request id (the client's, else a new one, set on the request), the start time and the
+    /// span. The caller runs its handling inside [`RequestScope::span`] and then calls
+    /// [`RequestScope::finish`], which is what [`Standard`] does around its inner service.
+    pub fn begin(&self, req: &mut Request<Body>) -> RequestScope {
+        RequestScope::begin(&self.state, req)
+    }
+}
+
+/// One request between [`StandardLayer::begin`] and [`RequestScope::finish`].
+#[derive(Debug)]
+pub struct RequestScope {
+    state: Arc<StandardState>,
+    start: Instant,
+    request_id: HeaderValue,
+    method: &'static str,
+    matched: Option<MatchedPath>,
+    span: Span,
+}
+
+impl RequestScope {
+    fn begin(state: &Arc<StandardState>, req: &mut Request<Body>) -> Self {
         let start = Instant::now();
         // One lookup whether the client sent an id or not.
         let request_id = match req.headers_mut().entry(REQUEST_ID) {
@@ -125,67 +174,94 @@ where
         };
         let method = metrics::normalise_method(req.method());
         let matched = req.extensions().get::<MatchedPath>().cloned();
-        let span = request_span(&req, &request_id, matched.as_ref());
-        let future = self.inner.call(req);
-        let state = self.state.clone();
-        Box::pin(
-            async move {
-                let Ok(mut response) = future.await;
-                let elapsed = start.elapsed();
-                let status = response.status();
-                let route = metrics::response_route(&response, matched.as_ref());
-                state.metrics.record_request(
-                    state.service,
-                    method,
-                    route,
-                    status.as_u16(),
-                    elapsed.as_secs_f64(),
-                );
-                let span = Span::current();
-                if !span.is_disabled() {
-                    span.record("status", status.as_u16());
-                    span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
-                }
-                if status.is_server_error() {
-                    tracing::warn!("request failed");
-                } else {
-                    tracing::info!("request served");
-                }
-                let headers = response.headers_mut();
-                // Room for what follows, so the map grows at most once.
-                headers.reserve(state.options.response_headers.len() + 2);
-                // `entry`: one lookup per header where `contains_key` and `insert` took two.
-                headers.entry(REQUEST_ID).or_insert(request_id);
-                for (name, value) in &state.options.response_headers {
-                    if let Entry::Vacant(slot) = headers.entry(name) {
-                        slot.insert(value.clone());
-                    }
-                }
-                if state.options.response_time {
-                    headers.insert(X_RESPONSE_TIME, response_time(elapsed));
-                }
-                Ok(response)
+        let span = request_span(req, &request_id, matched.as_ref());
+        Self {
+            state: state.clone(),
+            start,
+            request_id,
+            method,
+            matched,
+            span,
+        }
+    }
+
+    /// The request's span, to run its handling in (disabled when the log level leaves it out).
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// Ends the request: metrics under `route` (else the response's [`metrics::RouteLabel`],
+    /// else the matched path, else "unmatched"), the log event, the request id, the configured
+    /// response headers and `X-Response-Time`. Call it inside the span.
+    pub fn finish(self, response: &mut Response<Body>, route: Option<&str>) {
+        let elapsed = self.start.elapsed();
+        let status = response.status();
+        let state = &self.state;
+        let route =
+            route.unwrap_or_else(|| metrics::response_route(response, self.matched.as_ref()));
+        state.metrics.record_request(
+            state.service,
+            self.method,
+            route,
+            status.as_u16(),
+            elapsed.as_secs_f64(),
+        );
+        if !self.span.is_disabled() {
+            self.span.record("status", status.as_u16());
+            self.span
+                .record("latency_ms", elapsed.as_secs_f64() * 1000.0);
+        }
+        if status.is_server_error() {
+            tracing::warn!("request failed");
+        } else {
+            tracing::info!("request served");
+        }
+        let headers = response.headers_mut();
+        // Room for what follows, so the map grows at most once.
+        headers.reserve(state.options.response_headers.len() + 2);
+        // `entry`: one lookup per header where `contains_key` and `insert` took two.
+        headers.entry(REQUEST_ID).or_insert(self.request_id);
+        for (name, value) in &state.options.response_headers {
+            if let Entry::Vacant(slot) = headers.entry(name) {
+                slot.insert(value.clone());
             }
-            .instrument(span),
-        )
+        }
+        if state.options.response_time {
+            headers.insert(X_RESPONSE_TIME, response_time(elapsed));
+        }
     }
 }
 
 /// `elapsed` as milliseconds with three decimals (`1.234ms`, rounded to the microsecond),
-/// formatted from integers into a stack buffer: no floating-point formatting or `String` per
-/// request.
+/// written digit by digit from the end of a stack buffer: no formatting machinery, floating
+/// point or `String` per request.
 fn response_time(elapsed: Duration) -> HeaderValue {
-    use std::io::Write as _;
-    let micros = (elapsed.as_nanos() + 500) / 1000;
-    // u128 milliseconds have at most 39 digits; then '.', three decimals and "ms".
-    const CAP: usize = 48;
-    let mut buf = [0u8; CAP];
-    let mut rest = &mut buf[..];
-    if write!(rest, "{}.{:03}ms", micros / 1000, micros % 1000).is_err() {
-        return HeaderValue::from_static("0.000ms");
+    let micros = elapsed
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from((elapsed.subsec_nanos() + 500) / 1000));
+    // u64::MAX milliseconds has 17 digits; then '.', three decimals and "ms".
+    let mut buf = [0u8; 24];
+    let mut at = buf.len() - 2;
+    buf[at..].copy_from_slice(b"ms");
+    let (mut millis, mut fraction) = (micros / 1000, micros % 1000);
+    // A remainder of 10 always fits a digit.
+    for _ in 0..3 {
+        at -= 1;
+        buf[at] = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
     }
-    let len = CAP - rest.len();
-    HeaderValue::from_bytes(&buf[..len]).unwrap_or_else(|_| HeaderValue::from_static("0.000ms"))
+    at -= 1;
+    buf[at] = b'.';
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (millis % 10) as u8;
+        millis /= 10;
+        if millis == 0 {
+            break;
+        }
+    }
+    HeaderValue::from_bytes(&buf[at..]).unwrap_or_else(|_| HeaderValue::from_static("0.000ms"))
 }
 
 /// A random (version 4) UUID from the thread's generator: no system call per request.
@@ -293,36 +369,32 @@ async fn wait_for_signal() {
     }
 }
 
-/// Serves `router` on `listener` until shutdown, then stops accepting, marks `health` as draining
-/// and lets in-flight requests finish until the grace deadline.
-pub async fn serve(
+/// Serves `app` (a [`Router`], or any [`MakeConnection`]) on `listener` until shutdown, then
+/// stops accepting, marks `health` as draining and lets in-flight requests finish until the
+/// grace deadline.
+pub async fn serve<M: MakeConnection>(
     name: &str,
     listener: TcpListener,
-    router: Router,
+    app: M,
     shutdown: Shutdown,
     health: Option<Health>,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(service = name, %addr, "listening");
     let token = shutdown.token.clone();
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        token.cancelled().await;
+    let server = serve_connections(listener, app, token.cancelled_owned(), move || {
         if let Some(h) = health {
             h.start_draining();
         }
     });
-    let mut server = std::pin::pin!(server.into_future());
+    let mut server = std::pin::pin!(server);
     tokio::select! {
-        result = &mut server => result,
+        () = &mut server => Ok(()),
         () = shutdown.token.cancelled() => {
             match tokio::time::timeout(shutdown.grace, &mut server).await {
-                Ok(result) => {
+                Ok(()) => {
                     tracing::info!(service = name, "drained");
-                    result
+                    Ok(())
                 }
                 Err(_) => {
                     tracing::warn!(service = name, grace = ?shutdown.grace, "drain deadline passed; closing remaining connections");
@@ -370,9 +442,9 @@ pub fn bind_reuseport(
 /// no work stealing or cross-thread wake-ups). Shutdown drains every thread as [`serve`] does;
 /// returns when all have stopped, with the first error if one failed (which also triggers
 /// shutdown, so the others stop too).
-pub async fn serve_on_threads(
+pub async fn serve_on_threads<M: MakeConnection>(
     name: &'static str,
-    servers: Vec<(std::net::TcpListener, Router)>,
+    servers: Vec<(std::net::TcpListener, M)>,
     shutdown: Shutdown,
     health: Option<Health>,
 ) -> std::io::Result<()> {
@@ -557,6 +629,7 @@ mod tests {
             (Duration::from_micros(12_345), "12.345ms"),
             (Duration::from_nanos(999_999_500), "1000.000ms"),
             (Duration::from_secs(3600), "3600000.000ms"),
+            (Duration::MAX, "18446744073709551.615ms"),
         ];
         for (elapsed, want) in cases {
             assert_eq!(response_time(elapsed), want, "{elapsed:?}");
