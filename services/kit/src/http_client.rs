@@ -149,7 +149,9 @@ mod pool {
             loop {
                 let (mut sender, reused) = match self.inner.checkout(&authority) {
                     Some(sender) => (sender, true),
-                    None => (self.inner.connect(&authority).await?, false),
+                    // Boxed: connecting is rare on kept-alive connections and its future
+                    // large; inline, every request's future would carry (and move) its size.
+                    None => (Box::pin(self.inner.connect(&authority)).await?, false),
                 };
                 match sender.try_send_request(req).await {
                     Ok(response) => {

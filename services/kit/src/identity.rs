@@ -383,7 +383,9 @@ impl TokenValidator {
         if !needs(self.cache.read().await.fetched_at) {
             return Ok(true);
         }
-        match fetch_jwks(client, url).await {
+        // Boxed: the fetch is rare and its future large; inline, every token check's future
+        // would carry (and move) its size.
+        match Box::pin(fetch_jwks(client, url)).await {
             Ok(keys) => {
                 let mut cache = self.cache.write().await;
                 self.verified.retain_keys(|kid| keys.contains_key(kid));
