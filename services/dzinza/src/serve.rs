@@ -164,26 +164,26 @@ pub async fn serve(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         let shutdown = shutdown.clone();
         if threads == 0 {
-            let router = dzinza_gateway::router(gateway, health.clone(), metrics.clone());
+            let app = dzinza_gateway::server(gateway, health.clone(), metrics.clone());
             let listener = listeners
                 .into_iter()
                 .next()
                 .context("no gateway listener")?;
             let listener = TcpListener::from_std(listener)?;
             tasks.spawn(async move {
-                server::serve("gateway", listener, router, shutdown, Some(health)).await
+                server::serve("gateway", listener, app, shutdown, Some(health)).await
             });
         } else {
             // One gateway per thread: shared rules, limits, breakers and metrics; own pool.
             let servers = listeners
                 .into_iter()
                 .map(|listener| {
-                    let router = dzinza_gateway::router(
+                    let app = dzinza_gateway::server(
                         gateway.with_own_pool(),
                         health.clone(),
                         metrics.clone(),
                     );
-                    (listener, router)
+                    (listener, app)
                 })
                 .collect();
             tasks.spawn(server::serve_on_threads(

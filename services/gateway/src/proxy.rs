@@ -52,13 +52,26 @@ const HOP_BY_HOP: [HeaderName; HOPS] = [
 
 /// `ANY /api/{*rest}`: routes by resource prefix and forwards.
 pub async fn api(State(gw): State<Arc<Gateway>>, request: Request) -> Response {
+    let peer = peer_of(&request);
+    let (response, label) = api_from(&gw, peer, request).await;
+    with_label(response, label)
+}
+
+/// An API call from `peer` (unspecified when not known): routed by resource prefix and
+/// forwarded; answers the response and its metrics route label. The router's `/api/{*rest}`
+/// and the gateway's direct path both end here.
+pub(crate) async fn api_from(
+    gw: &Gateway,
+    peer: IpAddr,
+    request: Request,
+) -> (Response, &Arc<str>) {
     let (parts, body) = request.into_parts();
     // The URI is shared bytes: this clone lets the parsed path borrow from it while `parts` moves.
     let uri = parts.uri.clone();
     let api = match routes::parse(uri.path()) {
         Ok(api) => api,
         Err(e) => {
-            return with_label(
+            return (
                 Problem::not_found(e.to_string()).into_response(),
                 &UNMATCHED_LABEL,
             );
@@ -67,12 +80,20 @@ pub async fn api(State(gw): State<Arc<Gateway>>, request: Request) -> Response {
     let Some(route) = gw.routes.get(api.prefix) else {
         let problem =
             Problem::not_found(format!("There is no API resource named {:?}.", api.prefix));
-        return with_label(problem.into_response(), &UNMATCHED_LABEL);
+        return (problem.into_response(), &UNMATCHED_LABEL);
     };
     let rule = gw.rules.lookup(&parts.method, api.service_path);
     let upstream_path = ["/", api.version, api.service_path];
-    let response = handle(&gw, &route.service, &upstream_path, rule, parts, body).await;
-    with_label(response, &route.label)
+    let response = handle(gw, &route.service, &upstream_path, rule, peer, parts, body).await;
+    (response, &route.label)
+}
+
+/// The connection's peer address as the router gives it, unspecified without one.
+fn peer_of(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
 
 /// `GET /.well-known/jwks.json`: the auth service's public keys.
@@ -81,9 +102,10 @@ pub async fn jwks(State(gw): State<Arc<Gateway>>, request: Request) -> Response 
         public: true,
         ..RouteRule::default()
     });
+    let peer = peer_of(&request);
     let (parts, body) = request.into_parts();
     let path = ["/.well-known/jwks.json"];
-    let response = handle(&gw, "auth", &path, &RULE, parts, body).await;
+    let response = handle(&gw, "auth", &path, &RULE, peer, parts, body).await;
     with_label(response, &JWKS_LABEL)
 }
 
@@ -97,6 +119,7 @@ async fn handle(
     service: &str,
     upstream_path: &[&str],
     rule: &RouteRule,
+    peer: IpAddr,
     mut parts: Parts,
     body: Body,
 ) -> Response {
@@ -107,7 +130,7 @@ async fn handle(
         ))
         .into_response();
     };
-    let client_ip = client_ip(&parts, gw.config.forwarded_hops);
+    let client_ip = client_ip(peer, &parts.headers, gw.config.forwarded_hops);
 
     // Identity: nothing the client says about itself gets through except a valid token.
     strip_identity_headers(&mut parts.headers);
@@ -207,17 +230,11 @@ fn strip_identity_headers(headers: &mut HeaderMap) {
     }
 }
 
-fn client_ip(parts: &Parts, hops: usize) -> IpAddr {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+fn client_ip(peer: IpAddr, headers: &HeaderMap, hops: usize) -> IpAddr {
     if hops == 0 {
         return peer;
     }
-    let chain: Vec<&str> = parts
-        .headers
+    let chain: Vec<&str> = headers
         .get_all(&X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -642,16 +659,22 @@ mod tests {
 
     #[test]
     fn client_ip_uses_trusted_forwarded_hops_only() {
-        let mut req = http::Request::get("/").body(()).unwrap();
-        req.headers_mut()
-            .insert(X_FORWARDED_FOR, "6.6.6.6, 10.0.0.7".parse().unwrap());
+        let mut headers = HeaderMap::new();
+        headers.insert(X_FORWARDED_FOR, "6.6.6.6, 10.0.0.7".parse().unwrap());
+        let peer = IpAddr::from([10, 1, 1, 1]);
+        assert_eq!(client_ip(peer, &headers, 0).to_string(), "10.1.1.1");
+        assert_eq!(client_ip(peer, &headers, 1).to_string(), "10.0.0.7");
+        assert_eq!(client_ip(peer, &headers, 2).to_string(), "6.6.6.6");
+        assert_eq!(client_ip(peer, &headers, 3).to_string(), "10.1.1.1");
+    }
+
+    #[test]
+    fn the_router_gives_the_connection_peer() {
+        let mut req = Request::new(Body::empty());
+        assert_eq!(peer_of(&req), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from(([10, 1, 1, 1], 5000))));
-        let (parts, ()) = req.into_parts();
-        assert_eq!(client_ip(&parts, 0).to_string(), "10.1.1.1");
-        assert_eq!(client_ip(&parts, 1).to_string(), "10.0.0.7");
-        assert_eq!(client_ip(&parts, 2).to_string(), "6.6.6.6");
-        assert_eq!(client_ip(&parts, 3).to_string(), "10.1.1.1");
+        assert_eq!(peer_of(&req).to_string(), "10.1.1.1");
     }
 
     #[test]

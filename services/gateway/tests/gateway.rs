@@ -641,3 +641,141 @@ async fn server_threads_answer_an_upstream_dropping_mid_response_with_a_problem(
     assert_eq!(r.status, 502);
     assert_eq!(r.json()["code"], "upstream_error");
 }
+
+#[tokio::test]
+async fn the_direct_api_path_answers_as_the_router_does() {
+    let mut config = config_for(spawn_upstream().await);
+    config.cors_origins = vec!["https://app.example.org".into()];
+    let (gw, router_addr) = start_with_router_beside(config).await;
+    let token = gw.issuer.token("u1", &["USER"]);
+    let admin_only = gw.issuer.token("u2", &[]);
+    // Method, path, headers, body.
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let requests: Vec<Case> = vec![
+        (
+            "GET",
+            "/api/v1/trees/7?page=2",
+            vec![("authorization", &token)],
+            "",
+        ),
+        (
+            "POST",
+            "/api/v2/persons",
+            vec![("authorization", &token)],
+            "{\"a\":1}",
+        ),
+        ("GET", "/api/v1/trees", vec![], ""),
+        (
+            "GET",
+            "/api/v1/trees",
+            vec![("authorization", "Bearer nonsense")],
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/users/42",
+            vec![("authorization", &admin_only)],
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/nowhere/1",
+            vec![("authorization", &token)],
+            "",
+        ),
+        ("GET", "/api/x", vec![], ""),
+        ("GET", "/api/", vec![], ""),
+        ("GET", "/api/openapi.json", vec![], ""),
+        ("GET", "/api/docs", vec![], ""),
+        (
+            "GET",
+            "/api/v1/trees",
+            vec![
+                ("authorization", &token),
+                ("origin", "https://app.example.org"),
+            ],
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/trees",
+            vec![
+                ("authorization", &token),
+                ("origin", "https://evil.example"),
+            ],
+            "",
+        ),
+        (
+            "OPTIONS",
+            "/api/v1/trees",
+            vec![
+                ("origin", "https://app.example.org"),
+                ("access-control-request-method", "POST"),
+            ],
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/trees",
+            vec![("authorization", &token), ("x-user-id", "forged")],
+            "",
+        ),
+    ];
+    // Differ by design between two requests: the clock, the remaining tokens and the reset.
+    let varying = [
+        "date",
+        "x-response-time",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+    ];
+    for (i, (method, path, headers, body)) in requests.iter().enumerate() {
+        let mut answers = Vec::new();
+        for addr in [gw.addr, router_addr] {
+            let mut req = http::Request::builder()
+                .method(*method)
+                .uri(format!("http://{addr}{path}"))
+                .header("x-request-id", format!("same-{i}"));
+            for (name, value) in headers {
+                let value = if *name == "authorization" && !value.starts_with("Bearer") {
+                    format!("Bearer {value}")
+                } else {
+                    (*value).to_owned()
+                };
+                req = req.header(*name, value);
+            }
+            let r = gw
+                .client
+                .send(req.body(Body::from(body.to_string())).unwrap())
+                .await;
+            let mut kept: Vec<(String, String)> = r
+                .headers
+                .iter()
+                .filter(|(k, _)| !varying.contains(&k.as_str()))
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                .collect();
+            kept.sort();
+            // What the upstream saw, without the `host` of two different gateway addresses.
+            let mut seen: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            if let Some(h) = seen.get_mut("headers").and_then(|h| h.as_object_mut()) {
+                h.remove("x-forwarded-host");
+            }
+            answers.push((r.status, kept, seen));
+        }
+        assert_eq!(
+            answers[0], answers[1],
+            "{method} {path} answered differently"
+        );
+    }
+    let text = gw.client.get(&gw.url("/metrics"), None).await;
+    let text = String::from_utf8_lossy(&text.body);
+    for series in [
+        r#"route="/api/{version}/trees",status="200"} 8"#,
+        r#"route="/api/{version}/trees",status="401"} 4"#,
+        r#"route="/api/{version}/persons",status="200"} 2"#,
+        r#"route="/api/{version}/users",status="403"} 2"#,
+        r#"route="/api/openapi.json",status="200"} 2"#,
+        r#"route="unmatched",status="404"} 6"#,
+    ] {
+        assert!(text.contains(series), "{series} in\n{text}");
+    }
+}

@@ -146,14 +146,14 @@ async fn build(config: GatewayConfig) -> (TestIssuer, Arc<Gateway>, Metrics, Hea
 
 pub async fn start(config: GatewayConfig) -> TestGateway {
     let (issuer, gw, metrics, health) = build(config).await;
-    let router = dzinza_gateway::router(gw, health.clone(), metrics.clone());
+    let server = dzinza_gateway::server(gw, health.clone(), metrics.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = Shutdown::new(Duration::from_secs(1));
     tokio::spawn(server::serve(
         "gateway",
         listener,
-        router,
+        server,
         shutdown.clone(),
         Some(health),
     ));
@@ -166,6 +166,41 @@ pub async fn start(config: GatewayConfig) -> TestGateway {
     }
 }
 
+/// One gateway served twice: as [`start`] serves it (API calls straight to the proxy) at the
+/// returned gateway's address, and through its plain router at the second address.
+pub async fn start_with_router_beside(config: GatewayConfig) -> (TestGateway, SocketAddr) {
+    let (issuer, gw, metrics, health) = build(config).await;
+    let shutdown = Shutdown::new(Duration::from_secs(1));
+    let mut addrs = Vec::new();
+    for direct in [true, false] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        let (gw, health, metrics, shutdown) = (
+            gw.clone(),
+            health.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            if direct {
+                let app = dzinza_gateway::server(gw, health.clone(), metrics);
+                server::serve("gateway", listener, app, shutdown, Some(health)).await
+            } else {
+                let app = dzinza_gateway::router(gw, health.clone(), metrics);
+                server::serve("gateway", listener, app, shutdown, Some(health)).await
+            }
+        });
+    }
+    let gateway = TestGateway {
+        addr: addrs[0],
+        issuer,
+        client: reqwest_like::Client::new(),
+        shutdown,
+        metrics,
+    };
+    (gateway, addrs[1])
+}
+
 /// Like [`start`], but served as the `dzinza` binary does by default: `threads` server threads,
 /// each with its own runtime, `SO_REUSEPORT` listener and upstream pool.
 pub async fn start_threaded(config: GatewayConfig, threads: usize) -> TestGateway {
@@ -175,9 +210,9 @@ pub async fn start_threaded(config: GatewayConfig, threads: usize) -> TestGatewa
     let servers = listeners
         .into_iter()
         .map(|l| {
-            let router =
-                dzinza_gateway::router(gw.with_own_pool(), health.clone(), metrics.clone());
-            (l, router)
+            let server =
+                dzinza_gateway::server(gw.with_own_pool(), health.clone(), metrics.clone());
+            (l, server)
         })
         .collect();
     let shutdown = Shutdown::new(Duration::from_secs(1));
