@@ -174,6 +174,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn http2_with_prior_knowledge_is_served_too() {
+        use http_body_util::BodyExt as _;
+        let router = Router::new().route(
+            "/v",
+            get(|req: Request<Body>| async move { format!("{:?}", req.version()) }),
+        );
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(serve_connections(
+            listener,
+            router,
+            std::future::pending(),
+            || {},
+        ));
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let req = Request::get(format!("http://{addr}/v"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"HTTP/2.0");
+        server.abort();
+    }
+
+    #[tokio::test]
     async fn stopping_finishes_the_request_in_flight_then_closes() {
         let (release, released) = tokio::sync::oneshot::channel::<()>();
         let released = std::sync::Arc::new(tokio::sync::Mutex::new(Some(released)));
