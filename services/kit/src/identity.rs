@@ -473,7 +473,12 @@ fn parse_jwks(set: &JwkSet) -> Result<HashMap<String, Arc<KeyEntry>>, JwksError>
 /// Extracts the bearer token from `Authorization`, falling back to the access-token cookie.
 pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().ok()?;
+        // What `to_str` accepts (a header value holds no control characters but tab), checked
+        // a word at a time rather than byte by byte: a token is hundreds of bytes.
+        let value = value.as_bytes();
+        let value = std::str::from_utf8(value)
+            .ok()
+            .filter(|_| value.is_ascii())?;
         let (scheme, token) = value.split_once(' ')?;
         return scheme
             .eq_ignore_ascii_case("bearer")
@@ -534,6 +539,21 @@ mod tests {
         assert_eq!(bearer_token(&h), Some("tok2"));
         h.insert(header::AUTHORIZATION, "Basic dXNlcjpwYXNz".parse().unwrap());
         assert_eq!(bearer_token(&h), None);
+        h.insert(header::AUTHORIZATION, "bearer  tok3 ".parse().unwrap());
+        assert_eq!(bearer_token(&h), Some("tok3"));
+        h.insert(header::AUTHORIZATION, "Bearer ".parse().unwrap());
+        assert_eq!(bearer_token(&h), None);
+        // Not visible ASCII: refused as `to_str` refuses it, with no fallback to the cookie.
+        let latin = http::HeaderValue::from_bytes(b"Bearer t\xe9k").unwrap();
+        assert!(latin.to_str().is_err());
+        h.insert(header::AUTHORIZATION, latin);
+        assert_eq!(bearer_token(&h), None);
+        let utf8 = http::HeaderValue::from_bytes("Bearer t\u{e9}k".as_bytes()).unwrap();
+        assert!(utf8.to_str().is_err());
+        h.insert(header::AUTHORIZATION, utf8);
+        assert_eq!(bearer_token(&h), None);
+        h.insert(header::AUTHORIZATION, "Bearer\ttok4".parse().unwrap());
+        assert_eq!(bearer_token(&h), None, "the scheme ends at a space");
     }
 
     #[tokio::test]
