@@ -1,6 +1,9 @@
 //! The floor under the gateway's per-request cost: axum plus the same upstream client, with
 //! nothing else (no identity, limits, metrics, spans or headers). `cargo xtask bench gateway`
 //! runs it beside the gateway so the difference between the two is the gateway's own work.
+//! Since the gateway answers API calls without axum's router and `serve` loop (hyper-util
+//! directly, see `dzinza_kit::connections`), it can now cost less than this "floor"; the proxy
+//! stays as it was so that rounds compare with earlier ones.
 //!
 //! Usage: `bare_proxy LISTEN_ADDR UPSTREAM_BASE_URL`. Each thread reaches the upstream through
 //! its own kit `LocalPool`, as the gateway's server threads do; `BARE_PROXY_CLIENT=shared`
