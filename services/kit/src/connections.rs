@@ -147,12 +147,8 @@ mod tests {
         (listener, addr)
     }
 
-    #[tokio::test]
-    async fn a_router_sees_the_peer_address() {
-        let router = Router::new().route(
-            "/peer",
-            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
-        );
+    /// Serves `router` on a loopback port until the task is aborted.
+    async fn serve_router(router: Router) -> (tokio::task::JoinHandle<()>, SocketAddr) {
         let (listener, addr) = listener().await;
         let server = tokio::spawn(serve_connections(
             listener,
@@ -160,6 +156,16 @@ mod tests {
             std::future::pending(),
             || {},
         ));
+        (server, addr)
+    }
+
+    #[tokio::test]
+    async fn a_router_sees_the_peer_address() {
+        let router = Router::new().route(
+            "/peer",
+            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        );
+        let (server, addr) = serve_router(router).await;
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let local = stream.local_addr().unwrap();
         stream
@@ -180,13 +186,7 @@ mod tests {
             "/v",
             get(|req: Request<Body>| async move { format!("{:?}", req.version()) }),
         );
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(serve_connections(
-            listener,
-            router,
-            std::future::pending(),
-            || {},
-        ));
+        let (server, addr) = serve_router(router).await;
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (mut sender, conn) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
