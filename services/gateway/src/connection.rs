@@ -26,8 +26,10 @@ use crate::proxy;
 /// Whether the router would send `path` to the proxy (its `/api/{*rest}` route) rather than to
 /// the API description, the reference page or the fallback.
 pub(crate) fn is_proxied(path: &str) -> bool {
-    path.strip_prefix("/api/")
-        .is_some_and(|rest| !rest.is_empty() && rest != "openapi.json" && rest != "docs")
+    path.len() > "/api/".len()
+        && path.starts_with("/api/")
+        && path != crate::OPENAPI_PATH
+        && path != crate::DOCS_PATH
 }
 
 /// Makes each connection's service; one per server thread (its gateway has its own pool).

@@ -353,12 +353,42 @@ async fn probe(client: &UpstreamClient, upstream: &Upstream) -> Result<String, S
     }
 }
 
+/// Where the gateway serves its merged API description and the reference page; the only
+/// `/api/...` paths it answers itself.
+pub(crate) const OPENAPI_PATH: &str = "/api/openapi.json";
+pub(crate) const DOCS_PATH: &str = "/api/docs";
+
 /// The gateway's routes wrapped in the standard service layers plus CORS, security headers and
 /// `X-Response-Time`.
 pub fn router(gw: Arc<Gateway>, health: Health, registry: Metrics) -> Router {
+    let standard = StandardLayer::new("gateway", registry, standard_options(&gw.config));
+    routes_within(
+        gw.clone(),
+        health,
+        &standard,
+        cors_layer(&gw.config).as_ref(),
+    )
+}
+
+/// What the gateway serves a connection with: [`router`], except that API calls go to the proxy
+/// directly (same middleware, same answers, less work per request).
+pub fn server(gw: Arc<Gateway>, health: Health, registry: Metrics) -> GatewayServer {
+    let standard = StandardLayer::new("gateway", registry, standard_options(&gw.config));
+    let cors = cors_layer(&gw.config);
+    let router = routes_within(gw.clone(), health, &standard, cors.as_ref());
+    GatewayServer::new(gw, router, standard, cors)
+}
+
+/// The gateway's routes inside `standard` and, when configured, `cors`.
+fn routes_within(
+    gw: Arc<Gateway>,
+    health: Health,
+    standard: &StandardLayer,
+    cors: Option<&CorsLayer>,
+) -> Router {
     let app = Router::new()
-        .route("/api/openapi.json", get(web::openapi_json))
-        .route("/api/docs", get(web::docs_page))
+        .route(OPENAPI_PATH, get(web::openapi_json))
+        .route(DOCS_PATH, get(web::docs_page))
         .route("/.well-known/jwks.json", get(proxy::jwks))
         .route("/api/{*rest}", any(proxy::api));
     let spa = gw.config.spa_dir.as_deref().filter(|dir| {
@@ -372,27 +402,12 @@ pub fn router(gw: Arc<Gateway>, health: Health, registry: Metrics) -> Router {
         Some(dir) => app.fallback_service(web::spa(dir)),
         None => app.fallback(web::landing),
     }
-    .with_state(gw.clone());
-    let router = dzinza_kit::server::standard_router_with(
-        "gateway",
-        app,
-        health,
-        registry,
-        standard_options(&gw.config),
-    );
-    match cors_layer(&gw.config) {
+    .with_state(gw);
+    let router = standard.wrap(app, health);
+    match cors {
         None => router,
-        Some(cors) => router.layer(cors),
+        Some(cors) => router.layer(cors.clone()),
     }
-}
-
-/// What the gateway serves a connection with: [`router`], except that API calls go to the proxy
-/// directly (same middleware, same answers, less work per request).
-pub fn server(gw: Arc<Gateway>, health: Health, registry: Metrics) -> GatewayServer {
-    let standard = StandardLayer::new("gateway", registry.clone(), standard_options(&gw.config));
-    let cors = cors_layer(&gw.config);
-    let router = router(gw.clone(), health, registry);
-    GatewayServer::new(gw, router, standard, cors)
 }
 
 fn standard_options(config: &GatewayConfig) -> StandardOptions {

@@ -7,6 +7,7 @@ use std::num::NonZeroU32;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use dzinza_kit::digits::Digits;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -143,34 +144,6 @@ pub fn number_value(n: u64) -> HeaderValue {
     // block to share it; this text lives in one.
     HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(Digits::new(n)))
         .unwrap_or_else(|_| HeaderValue::from(n))
-}
-
-/// The decimal text of a `u64`, right-aligned in a buffer of its own.
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn new(mut n: u64) -> Self {
-        let mut buf = [0u8; 20];
-        let mut start = buf.len();
-        loop {
-            start -= 1;
-            buf[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        Self { buf, start }
-    }
-}
-
-impl AsRef<[u8]> for Digits {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
 }
 
 impl RateLimits {

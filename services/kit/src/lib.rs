@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod connections;
+pub mod digits;
 pub mod health;
 pub mod http_client;
 pub mod identity;

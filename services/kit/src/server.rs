@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument as _, Span, field};
 
 use crate::connections::{MakeConnection, serve_connections};
+use crate::digits::Digits;
 use crate::health::{self, Health};
 use crate::metrics::{self, Metrics};
 
@@ -57,15 +58,7 @@ pub fn standard_router_with(
     metrics: Metrics,
     options: StandardOptions,
 ) -> Router {
-    let ops = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz).with_state(health))
-        .route(
-            "/metrics",
-            get(metrics::metrics_handler).with_state(metrics.clone()),
-        );
-    app.merge(ops)
-        .layer(StandardLayer::new(service, metrics, options))
+    StandardLayer::new(service, metrics, options).wrap(app, health)
 }
 
 #[derive(Debug)]
@@ -94,6 +87,27 @@ impl StandardLayer {
                 options,
             }),
         }
+    }
+
+    /// `app` plus `/healthz`, `/readyz` (from `health`) and `/metrics`, all inside this layer:
+    /// what [`standard_router_with`] builds, for a server that also uses the layer elsewhere.
+    pub fn wrap(&self, app: Router, health: Health) -> Router {
+        let ops = Router::new()
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz).with_state(health))
+            .route(
+                "/metrics",
+                get(metrics::metrics_handler).with_state(self.state.metrics.clone()),
+            );
+        app.merge(ops).layer(self.clone())
+    }
+
+    /// Starts the standard handling of `req` for a service that answers it without [`Standard`]:
+    /// the request id (the client's, else a new one, set on the request), the start time and the
+    /// span. The caller runs its handling inside [`RequestScope::span`] and then calls
+    /// [`RequestScope::finish`], which is what [`Standard`] does around its inner service.
+    pub fn begin(&self, req: &mut Request<Body>) -> RequestScope {
+        RequestScope::begin(&self.state, req)
     }
 }
 
@@ -140,16 +154,6 @@ where
             }
             .instrument(span),
         )
-    }
-}
-
-impl StandardLayer {
-    /// Starts the standard handling of `req` for a service that answers it without [`Standard`]:
-    /// the request id (the client's, else a new one, set on the request), the start time and the
-    /// span. The caller runs its handling inside [`RequestScope::span`] and then calls
-    /// [`RequestScope::finish`], which is what [`Standard`] does around its inner service.
-    pub fn begin(&self, req: &mut Request<Body>) -> RequestScope {
-        RequestScope::begin(&self.state, req)
     }
 }
 
@@ -240,28 +244,18 @@ fn response_time(elapsed: Duration) -> HeaderValue {
         .as_secs()
         .saturating_mul(1_000_000)
         .saturating_add(u64::from((elapsed.subsec_nanos() + 500) / 1000));
-    // u64::MAX milliseconds has 17 digits; then '.', three decimals and "ms".
-    let mut buf = [0u8; 24];
-    let mut at = buf.len() - 2;
-    buf[at..].copy_from_slice(b"ms");
-    let (mut millis, mut fraction) = (micros / 1000, micros % 1000);
-    // A remainder of 10 always fits a digit.
-    for _ in 0..3 {
-        at -= 1;
-        buf[at] = b'0' + (fraction % 10) as u8;
-        fraction /= 10;
+    let millis = Digits::new(micros / 1000);
+    // Below 1000, so each is one digit.
+    let fraction = micros % 1000;
+    let decimals = [fraction / 100, fraction / 10 % 10, fraction % 10].map(|d| b'0' + d as u8);
+    // Up to 20 digits, '.', three decimals and "ms".
+    let mut buf = [0u8; 26];
+    let mut len = 0;
+    for part in [millis.as_ref(), b".", &decimals, b"ms"] {
+        buf[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
     }
-    at -= 1;
-    buf[at] = b'.';
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (millis % 10) as u8;
-        millis /= 10;
-        if millis == 0 {
-            break;
-        }
-    }
-    HeaderValue::from_bytes(&buf[at..]).unwrap_or_else(|_| HeaderValue::from_static("0.000ms"))
+    HeaderValue::from_bytes(&buf[..len]).unwrap_or_else(|_| HeaderValue::from_static("0.000ms"))
 }
 
 /// A random (version 4) UUID from the thread's generator: no system call per request.
@@ -391,16 +385,12 @@ pub async fn serve<M: MakeConnection>(
     tokio::select! {
         () = &mut server => Ok(()),
         () = shutdown.token.cancelled() => {
-            match tokio::time::timeout(shutdown.grace, &mut server).await {
-                Ok(()) => {
-                    tracing::info!(service = name, "drained");
-                    Ok(())
-                }
-                Err(_) => {
-                    tracing::warn!(service = name, grace = ?shutdown.grace, "drain deadline passed; closing remaining connections");
-                    Ok(())
-                }
+            if tokio::time::timeout(shutdown.grace, &mut server).await.is_ok() {
+                tracing::info!(service = name, "drained");
+            } else {
+                tracing::warn!(service = name, grace = ?shutdown.grace, "drain deadline passed; closing remaining connections");
             }
+            Ok(())
         }
     }
 }
